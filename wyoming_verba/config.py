@@ -1,0 +1,374 @@
+"""Configuration: YAML file, then environment, then command-line flags, as frozen dataclasses."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import voluptuous as vol
+import yaml
+
+ENGINE_NAMES = ("edge", "csm")
+OUTPUT_RATES = (8000, 16000, 22050, 24000, 44100, 48000)
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names the key and what is expected."""
+
+
+@dataclass(frozen=True)
+class ZeroconfConfig:
+    """mDNS advertisement of the server."""
+
+    enabled: bool = True
+    name: str = "verba"
+    host: str | None = None
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """The Wyoming TCP server."""
+
+    uri: str = "tcp://0.0.0.0:10200"
+    zeroconf: ZeroconfConfig = field(default_factory=ZeroconfConfig)
+    samples_per_chunk: int = 1024
+    output_rate: int | None = None  # None = each engine's native rate
+    max_text_chars: int = 5000
+    max_connections: int = 32
+    max_event_bytes: int = 1_048_576
+    data_dir: Path = Path("~/.cache/wyoming-verba").expanduser()
+
+
+@dataclass(frozen=True)
+class TtsConfig:
+    """Which engines run and which one answers requests that name no voice."""
+
+    backend: str = "edge"
+    fallback: str | None = "edge"
+    engines: tuple[str, ...] = ("edge",)
+
+
+@dataclass(frozen=True)
+class EdgeConfig:
+    """Microsoft Edge TTS through edge-tts."""
+
+    voice: str = "en-US-AriaNeural"
+    rate: str = "+0%"
+    volume: str = "+0%"
+    pitch: str = "+0Hz"
+    proxy: str | None = None
+    timeout_s: float = 10.0
+    voice_list_timeout_s: float = 5.0
+    endpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class CsmVoiceProfile:
+    """A CSM voice: a speaker id plus a reference clip and its transcript as context."""
+
+    name: str
+    speaker: int
+    reference_audio: Path | None = None
+    reference_text: str | None = None
+
+
+@dataclass(frozen=True)
+class CsmConfig:
+    """Sesame CSM-1b through transformers."""
+
+    model: str = "sesame/csm-1b"
+    device: str = "auto"
+    dtype: str = "bfloat16"
+    speaker: int = 0
+    max_audio_s: float = 20.0
+    temperature: float = 0.9
+    top_k: int = 50
+    chunk_frames: int = 2
+    preload: bool = True
+    compile: bool = False
+    max_batch: int = 4
+    voices: tuple[CsmVoiceProfile, ...] = ()
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """Logging."""
+
+    debug: bool = False
+    format: str = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated configuration."""
+
+    server: ServerConfig = field(default_factory=ServerConfig)
+    tts: TtsConfig = field(default_factory=TtsConfig)
+    edge: EdgeConfig = field(default_factory=EdgeConfig)
+    csm: CsmConfig = field(default_factory=CsmConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Values from command-line flags; None means 'not given'."""
+
+    uri: str | None = None
+    backend: str | None = None
+    zeroconf: bool | None = None
+    zeroconf_name: str | None = None
+    zeroconf_host: str | None = None
+    debug: bool | None = None
+    log_format: str | None = None
+
+
+def _tcp_uri(value: Any) -> str:
+    text = str(value)
+    parsed = urlparse(text)
+    if parsed.scheme != "tcp" or not parsed.hostname or parsed.port is None:
+        raise vol.Invalid("expected tcp://HOST:PORT, for example tcp://0.0.0.0:10200")
+    return text
+
+
+def _output_rate(value: Any) -> int | None:
+    if value in (None, "native"):
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value in OUTPUT_RATES:
+        return value
+    raise vol.Invalid(f"expected 'native' or one of {', '.join(map(str, OUTPUT_RATES))}")
+
+
+def _engine(value: Any) -> str:
+    if value in ENGINE_NAMES:
+        return str(value)
+    raise vol.Invalid(f"expected one of {', '.join(ENGINE_NAMES)}")
+
+
+def _fallback(value: Any) -> str | None:
+    if value in (None, "none"):
+        return None
+    return _engine(value)
+
+
+def _existing_file(value: Any) -> Path:
+    path = Path(str(value)).expanduser()
+    if not path.is_file():
+        raise vol.Invalid(f"file not found: {path}")
+    return path
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise vol.Invalid("expected a number")
+    return float(value)
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise vol.Invalid("expected an integer")
+    return value
+
+
+def _positive(validator: Any) -> Any:
+    return vol.All(validator, vol.Range(min=0, min_included=False))
+
+
+_STR = vol.All(str, vol.Length(min=1))
+
+_VOICE_PROFILE = vol.Schema(
+    {
+        vol.Required("name"): vol.All(_STR, vol.Match(r"^[A-Za-z0-9_.-]+$")),
+        vol.Optional("speaker", default=0): vol.All(_int, vol.Range(min=0)),
+        vol.Optional("reference_audio"): _existing_file,
+        vol.Optional("reference_text"): _STR,
+    }
+)
+
+SCHEMA = vol.Schema(
+    {
+        vol.Optional("server", default={}): {
+            vol.Optional("uri"): _tcp_uri,
+            vol.Optional("zeroconf", default={}): {
+                vol.Optional("enabled"): bool,
+                vol.Optional("name"): vol.All(_STR, vol.Length(max=63)),
+                vol.Optional("host"): vol.Any(None, _STR),
+            },
+            vol.Optional("samples_per_chunk"): vol.All(_int, vol.Range(min=64, max=96000)),
+            vol.Optional("output_rate"): _output_rate,
+            vol.Optional("max_text_chars"): vol.All(_int, vol.Range(min=1)),
+            vol.Optional("max_connections"): vol.All(_int, vol.Range(min=1)),
+            vol.Optional("max_event_bytes"): vol.All(_int, vol.Range(min=1024)),
+            vol.Optional("data_dir"): _STR,
+        },
+        vol.Optional("tts", default={}): {
+            vol.Optional("backend"): _engine,
+            vol.Optional("fallback"): _fallback,
+            vol.Optional("engines"): vol.All([_engine], vol.Length(min=1)),
+        },
+        vol.Optional("edge", default={}): {
+            vol.Optional("voice"): _STR,
+            vol.Optional("rate"): vol.Match(r"^[+-]\d+%$", msg="expected like '+0%' or '-10%'"),
+            vol.Optional("volume"): vol.Match(r"^[+-]\d+%$", msg="expected like '+0%' or '-10%'"),
+            vol.Optional("pitch"): vol.Match(r"^[+-]\d+Hz$", msg="expected like '+0Hz' or '-5Hz'"),
+            vol.Optional("proxy"): vol.Any(None, _STR),
+            vol.Optional("timeout_s"): _positive(_number),
+            vol.Optional("voice_list_timeout_s"): _positive(_number),
+            vol.Optional("endpoint"): vol.Any(
+                None, vol.Match(r"^https?://[^/]+$", msg="expected http(s)://HOST:PORT")
+            ),
+        },
+        vol.Optional("csm", default={}): {
+            vol.Optional("model"): _STR,
+            vol.Optional("device"): vol.Any("auto", "cuda", "cpu", vol.Match(r"^cuda:\d+$")),
+            vol.Optional("dtype"): vol.Any("bfloat16", "float16", "float32"),
+            vol.Optional("speaker"): vol.All(_int, vol.Range(min=0)),
+            vol.Optional("max_audio_s"): vol.All(_number, vol.Range(min=0.5, max=160)),
+            vol.Optional("temperature"): vol.All(_number, vol.Range(min=0, max=5)),
+            vol.Optional("top_k"): vol.All(_int, vol.Range(min=0)),
+            vol.Optional("chunk_frames"): vol.All(_int, vol.Range(min=1, max=50)),
+            vol.Optional("preload"): bool,
+            vol.Optional("compile"): bool,
+            vol.Optional("max_batch"): vol.All(_int, vol.Range(min=1, max=64)),
+            vol.Optional("voices"): [_VOICE_PROFILE],
+        },
+    }
+)
+
+
+def _format_invalid(error: vol.Invalid, raw: Mapping[str, Any]) -> str:
+    path = ".".join(str(part) for part in error.path) or "(top level)"
+    message = error.msg
+    if message == "extra keys not allowed":
+        message = "unknown key (check the spelling against config.example.yaml)"
+    value: Any = raw
+    for part in error.path:
+        try:
+            value = value[part]
+        except (KeyError, IndexError, TypeError):
+            value = None
+            break
+    got = f" (got {value!r})" if value is not None and not isinstance(value, Mapping) else ""
+    return f"config key {path}: {message}{got}"
+
+
+def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    backend = environ.get("TTS_BACKEND")
+    if backend:
+        raw.setdefault("tts", {})["backend"] = backend.strip().lower()
+    speaker = environ.get("SESAME_SPEAKER_ID")
+    if speaker:
+        try:
+            raw.setdefault("csm", {})["speaker"] = int(speaker)
+        except ValueError as err:
+            raise ConfigError(
+                f"environment SESAME_SPEAKER_ID: expected a whole number (got {speaker!r})"
+            ) from err
+    data_dir = environ.get("VERBA_DATA_DIR")
+    if data_dir:
+        raw.setdefault("server", {})["data_dir"] = data_dir
+
+
+def _apply_overrides(raw: dict[str, Any], overrides: Overrides) -> None:
+    server = raw.setdefault("server", {})
+    if overrides.uri is not None:
+        server["uri"] = overrides.uri
+    zeroconf = server.setdefault("zeroconf", {})
+    if overrides.zeroconf is not None:
+        zeroconf["enabled"] = overrides.zeroconf
+    if overrides.zeroconf_name is not None:
+        zeroconf["name"] = overrides.zeroconf_name
+    if overrides.zeroconf_host is not None:
+        zeroconf["host"] = overrides.zeroconf_host
+    if overrides.backend is not None:
+        raw.setdefault("tts", {})["backend"] = overrides.backend
+
+
+def _build(data: dict[str, Any], overrides: Overrides) -> Config:
+    server_data = dict(data["server"])
+    zeroconf = ZeroconfConfig(**server_data.pop("zeroconf"))
+    if "data_dir" in server_data:
+        server_data["data_dir"] = Path(server_data["data_dir"]).expanduser()
+    server = ServerConfig(zeroconf=zeroconf, **server_data)
+
+    tts_data = dict(data["tts"])
+    backend = tts_data.get("backend", TtsConfig.backend)
+    fallback = tts_data.get("fallback", TtsConfig.fallback)
+    engines = list(tts_data.get("engines", []))
+    for name in (backend, fallback):
+        if name is not None and name not in engines:
+            engines.append(name)
+    tts = TtsConfig(backend=backend, fallback=fallback, engines=tuple(engines))
+
+    csm_data = dict(data["csm"])
+    profiles = tuple(CsmVoiceProfile(**entry) for entry in csm_data.pop("voices", []))
+    names = [profile.name for profile in profiles]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ConfigError(f"config key csm.voices: duplicate voice name {duplicates[0]!r}")
+    for index, profile in enumerate(profiles):
+        if (profile.reference_audio is None) != (profile.reference_text is None):
+            raise ConfigError(
+                f"config key csm.voices.{index}: reference_audio and reference_text go together "
+                f"(voice {profile.name!r} has only one of them)"
+            )
+    csm = CsmConfig(voices=profiles, **csm_data)
+
+    log = LogConfig(
+        debug=bool(overrides.debug),
+        format=overrides.log_format or LogConfig.format,
+    )
+    return Config(server=server, tts=tts, edge=EdgeConfig(**data["edge"]), csm=csm, log=log)
+
+
+def parse_config(
+    raw: Mapping[str, Any] | None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Overrides | None = None,
+) -> Config:
+    """Validate raw YAML data plus environment and flag overrides into a Config."""
+    overrides = overrides or Overrides()
+    if not isinstance(raw or {}, Mapping):
+        raise ConfigError("config file: expected a mapping of sections (server, tts, edge, csm)")
+    data: dict[str, Any] = _deep_copy(raw or {})
+    _apply_environment(data, os.environ if environ is None else environ)
+    _apply_overrides(data, overrides)
+    try:
+        validated = SCHEMA(data)
+    except vol.MultipleInvalid as err:
+        raise ConfigError(_format_invalid(err.errors[0], data)) from err
+    return _build(validated, overrides)
+
+
+def load_config(
+    path: Path | None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Overrides | None = None,
+) -> Config:
+    """Read a YAML file (or nothing, for defaults) and return the validated Config."""
+    raw: Any = {}
+    if path is not None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as err:
+            raise ConfigError(f"config file {path}: cannot read it ({err.strerror})") from err
+        try:
+            raw = yaml.safe_load(text) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"config file {path}: not valid YAML ({err})") from err
+        if not isinstance(raw, dict):
+            raise ConfigError(
+                f"config file {path}: expected a mapping of sections (server, tts, edge, csm)"
+            )
+    return parse_config(raw, environ, overrides)
+
+
+def _deep_copy(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _deep_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy(item) for item in value]
+    return value

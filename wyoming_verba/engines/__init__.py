@@ -1,0 +1,1 @@
+"""Speech engines: Edge TTS and Sesame CSM."""

@@ -1,0 +1,42 @@
+"""The interface every speech engine implements."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from ..audio import Pcm
+from ..voices import VoiceChoice, VoiceInfo
+
+
+class EngineError(Exception):
+    """Synthesis failed; the message is safe to show to the user."""
+
+
+class EngineUnavailableError(EngineError):
+    """The engine cannot serve requests (model failed to load, out of memory, service down).
+
+    Requests that hit this may be retried on the configured fallback engine.
+    """
+
+
+class Engine(Protocol):
+    """A speech engine: yields 16-bit mono PCM at `sample_rate` as it is produced."""
+
+    name: str
+    sample_rate: int
+
+    async def start(self) -> None:
+        """Load or connect; may do the heavy part lazily on first use."""
+
+    def voices(self) -> list[VoiceInfo]:
+        """The voices to list in Info; every voice has a language."""
+
+    def default_voice(self) -> VoiceChoice:
+        """The voice used when a request names none."""
+
+    def synthesize(self, text: str, voice: VoiceChoice) -> AsyncIterator[Pcm]:
+        """Stream PCM for one sentence; stops working promptly when the consumer stops."""
+
+    async def close(self) -> None:
+        """Release connections, threads and memory."""

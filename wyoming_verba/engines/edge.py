@@ -1,0 +1,143 @@
+"""Microsoft Edge TTS: the edge-tts client streamed through an incremental MP3 decoder."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import edge_tts
+import edge_tts.communicate
+import edge_tts.exceptions
+import edge_tts.voices
+
+from ..audio import Pcm
+from ..config import EdgeConfig
+from ..voices import VoiceChoice, VoiceInfo
+from .base import EngineError, EngineUnavailableError
+from .edge_voices import configured_voice_only, load_voice_list, voice_info
+from .mp3 import Mp3StreamDecoder
+
+_LOGGER = logging.getLogger(__name__)
+
+SAMPLE_RATE = 24000  # edge-tts always asks for audio-24khz-48kbitrate-mono-mp3
+_TOKEN = "6A5AA1D4EAFF4E9FB37E23D68491D6F4"
+
+
+def point_edge_tts_at(endpoint: str) -> None:
+    """Send edge-tts to another service base URL (a relay, or a local test service)."""
+    websocket = endpoint.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+    edge_tts.communicate.WSS_URL = f"{websocket}/edge/v1?TrustedClientToken={_TOKEN}"
+    edge_tts.voices.VOICE_LIST = f"{endpoint}/voices/list?trustedclienttoken={_TOKEN}"
+
+
+class EdgeEngine:
+    """Speech from Microsoft's Edge read-aloud service."""
+
+    name = "edge"
+    sample_rate = SAMPLE_RATE
+
+    def __init__(self, config: EdgeConfig, cache_dir: Path) -> None:
+        self._config = config
+        self._cache_file = cache_dir / "edge-voices.json"
+        self._voices: list[VoiceInfo] = configured_voice_only(config.voice)
+
+    async def start(self) -> None:
+        """Fetch (or read the cached) voice list."""
+        if self._config.endpoint:
+            point_edge_tts_at(self._config.endpoint)
+        entries = await load_voice_list(
+            self._cache_file, self._config.proxy, self._config.voice_list_timeout_s
+        )
+        if entries:
+            voices = [info for info in map(voice_info, entries) if info is not None]
+            if voices:
+                self._voices = sorted(voices, key=lambda v: (v.languages[0], v.voice_id))
+        if all(v.voice_id != self._config.voice for v in self._voices):
+            _LOGGER.warning(
+                "edge.voice %r is not in the service's voice list; requests without a voice "
+                "will probably fail (pick a ShortName from `edge-tts --list-voices`)",
+                self._config.voice,
+            )
+            self._voices.extend(configured_voice_only(self._config.voice))
+        _LOGGER.info("Edge TTS ready with %d voices", len(self._voices))
+
+    def voices(self) -> list[VoiceInfo]:
+        """Voices as 'edge:<ShortName>' with their locale."""
+        return list(self._voices)
+
+    def default_voice(self) -> VoiceChoice:
+        """The configured edge.voice."""
+        return VoiceChoice(self.name, self._config.voice)
+
+    async def synthesize(self, text: str, voice: VoiceChoice) -> AsyncIterator[Pcm]:
+        """Stream one sentence; each MP3 piece is decoded as soon as it arrives."""
+        communicate = edge_tts.Communicate(
+            text,
+            voice.voice_id,
+            rate=self._config.rate,
+            volume=self._config.volume,
+            pitch=self._config.pitch,
+            proxy=self._config.proxy,
+            connect_timeout=max(1, round(self._config.timeout_s)),
+            receive_timeout=max(1, round(self._config.timeout_s)),
+        )
+        decoder = Mp3StreamDecoder(self.sample_rate)
+        stream = communicate.stream()
+        received = 0
+        try:
+            while True:
+                try:
+                    message = await asyncio.wait_for(anext(stream), self._config.timeout_s)
+                except StopAsyncIteration:
+                    break
+                if message["type"] != "audio":
+                    continue
+                received += len(message["data"])
+                pcm = decoder.decode(message["data"])
+                if pcm.size:
+                    yield pcm
+        except TimeoutError as err:
+            raise EngineUnavailableError(
+                f"Edge TTS sent nothing for {self._config.timeout_s:g} s (edge.timeout_s); "
+                "the service is slow or unreachable"
+            ) from err
+        except edge_tts.exceptions.NoAudioReceived as err:
+            raise EngineError(
+                f"Edge TTS returned no audio for voice {voice.name!r}; check the voice name and "
+                "edge.rate / edge.volume / edge.pitch"
+            ) from err
+        except (
+            edge_tts.exceptions.UnknownResponse,
+            edge_tts.exceptions.UnexpectedResponse,
+            edge_tts.exceptions.WebSocketError,
+        ) as err:
+            raise EngineUnavailableError(f"Edge TTS service error: {err}") from err
+        except aiohttp.ClientError as err:
+            raise EngineUnavailableError(
+                f"cannot reach the Edge TTS service ({type(err).__name__}: {err}); "
+                "check the network or edge.proxy"
+            ) from err
+        finally:
+            await stream.aclose()
+        tail = decoder.flush()
+        if tail.size:
+            yield tail
+        if _connection_dropped(communicate, received):
+            raise EngineUnavailableError(
+                "the Edge TTS service closed the connection before the sentence was complete"
+            )
+
+    async def close(self) -> None:
+        """Nothing is held between requests."""
+
+
+def _connection_dropped(communicate: edge_tts.Communicate, received: int) -> bool:
+    # edge-tts adds a piece's bytes to cumulative_audio_bytes only when the service ends the turn
+    # properly; a connection that just closes leaves them out, and stream() ends without an error.
+    state = getattr(communicate, "state", None)
+    if not isinstance(state, dict) or "cumulative_audio_bytes" not in state:
+        return False
+    return bool(state["cumulative_audio_bytes"] != received)

@@ -1,0 +1,41 @@
+"""The Info event: one TTS program, `verba`, with the voices of every enabled engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from wyoming.info import Attribution, Info, TtsProgram, TtsVoice
+
+from . import __version__
+from .voices import VoiceInfo
+
+PROGRAM_NAME = "verba"
+_ATTRIBUTIONS = {
+    "edge": Attribution(name="Microsoft Edge TTS", url="https://github.com/rany2/edge-tts"),
+    "csm": Attribution(name="Sesame CSM-1b", url="https://huggingface.co/sesame/csm-1b"),
+}
+
+
+def build_info(voices: Iterable[VoiceInfo]) -> Info:
+    """Info listing every voice as '<engine>:<voice>' with its languages."""
+    tts_voices = [
+        TtsVoice(
+            name=voice.name,
+            attribution=_ATTRIBUTIONS[voice.engine],
+            installed=True,
+            description=voice.description,
+            version=None,
+            languages=list(voice.languages),
+        )
+        for voice in voices
+    ]
+    program = TtsProgram(
+        name=PROGRAM_NAME,
+        attribution=Attribution(name="wyoming_verba", url=""),
+        installed=True,
+        description="Streaming text to speech: Sesame CSM-1b (local GPU) or Microsoft Edge TTS",
+        version=__version__,
+        voices=tts_voices,
+        supports_synthesize_streaming=True,
+    )
+    return Info(tts=[program])

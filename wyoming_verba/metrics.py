@@ -1,0 +1,85 @@
+"""Per-request timings and the one INFO line each request logs."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+_LOGGER = logging.getLogger("wyoming_verba.request")
+
+
+@dataclass
+class RequestMetrics:
+    """Timings of one synthesis request, measured on the monotonic clock."""
+
+    backend: str
+    voice: str
+    sample_rate: int
+    chars: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    first_audio: float | None = None
+    finished: float | None = None
+    samples: int = 0
+
+    def add_audio(self, samples: int) -> None:
+        """Count audio that was sent to the client."""
+        if samples and self.first_audio is None:
+            self.first_audio = time.perf_counter()
+        self.samples += samples
+
+    def finish(self) -> None:
+        """Mark the request as done."""
+        if self.finished is None:
+            self.finished = time.perf_counter()
+
+    @property
+    def first_audio_ms(self) -> float | None:
+        """Milliseconds from the request to its first audio, or None without audio."""
+        return None if self.first_audio is None else (self.first_audio - self.started) * 1000
+
+    @property
+    def total_ms(self) -> float:
+        """Milliseconds from the request to its end (or to now)."""
+        end = self.finished if self.finished is not None else time.perf_counter()
+        return (end - self.started) * 1000
+
+    @property
+    def audio_s(self) -> float:
+        """Seconds of audio sent."""
+        return self.samples / self.sample_rate if self.sample_rate else 0.0
+
+    @property
+    def rtf(self) -> float | None:
+        """Real-time factor: processing time / audio time (below 1 is faster than real time)."""
+        return self.total_ms / 1000 / self.audio_s if self.audio_s else None
+
+    def as_dict(self) -> dict[str, float | int | str | None]:
+        """The figures, for diagnostics."""
+        return {
+            "backend": self.backend,
+            "voice": self.voice,
+            "chars": self.chars,
+            "first_audio_ms": self.first_audio_ms,
+            "total_ms": self.total_ms,
+            "audio_s": self.audio_s,
+            "rtf": self.rtf,
+        }
+
+    def log(self, outcome: str = "ok") -> None:
+        """Emit the request's INFO line."""
+        self.finish()
+        first = "-" if self.first_audio_ms is None else f"{self.first_audio_ms:.0f}"
+        rtf = "-" if self.rtf is None else f"{self.rtf:.3f}"
+        _LOGGER.info(
+            "synthesize %s backend=%s voice=%s chars=%d first_audio_ms=%s total_ms=%.0f "
+            "audio_s=%.2f rtf=%s",
+            outcome,
+            self.backend,
+            self.voice,
+            self.chars,
+            first,
+            self.total_ms,
+            self.audio_s,
+            rtf,
+        )

@@ -1,0 +1,88 @@
+"""The speech service: the enabled engines, their voices, and request planning."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from wyoming.info import Info
+
+from .config import Config, ConfigError
+from .engines.base import Engine
+from .engines.edge import EdgeEngine
+from .info import build_info
+from .synthesis import SynthesisPlan, make_plan
+from .voices import VoiceCatalog, VoiceChoice
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def build_engines(config: Config) -> dict[str, Engine]:
+    """Create (not start) the engines listed in tts.engines."""
+    engines: dict[str, Engine] = {}
+    for name in config.tts.engines:
+        if name == "edge":
+            engines[name] = EdgeEngine(config.edge, config.server.data_dir)
+        elif name == "csm":
+            engines[name] = _build_csm(config)
+    return engines
+
+
+def _build_csm(config: Config) -> Engine:
+    try:
+        from .engines.csm import CsmEngine  # noqa: PLC0415 - torch is heavy and optional
+    except ImportError as err:
+        raise ConfigError(
+            "tts.backend/tts.engines: the csm engine needs torch and transformers "
+            f"({err}); install them with `pip install 'wyoming-verba[csm]'` or use the edge backend"
+        ) from err
+    return CsmEngine(config.csm, config.server.data_dir)
+
+
+class SpeechService:
+    """Starts the engines and turns requested voice names into synthesis plans."""
+
+    def __init__(self, config: Config, engines: dict[str, Engine]) -> None:
+        self._config = config
+        self.engines = engines
+        self._info: Info | None = None
+        self._catalog: VoiceCatalog | None = None
+
+    async def start(self) -> None:
+        """Start every engine (concurrently); heavy loading may continue in the background."""
+        await asyncio.gather(*(engine.start() for engine in self.engines.values()))
+        self._refresh()
+
+    def _refresh(self) -> None:
+        voices = {name: engine.voices() for name, engine in self.engines.items()}
+        defaults = {name: engine.default_voice() for name, engine in self.engines.items()}
+        self._catalog = VoiceCatalog(voices, defaults, self._config.tts.backend)
+        self._info = build_info(voice for items in voices.values() for voice in items)
+
+    @property
+    def info(self) -> Info:
+        """Info for Describe."""
+        if self._info is None:
+            self._refresh()
+        assert self._info is not None
+        return self._info
+
+    def resolve(self, name: str | None, speaker: str | int | None) -> VoiceChoice:
+        """The voice a request asked for (UnknownVoiceError names the voice when it is not known)."""
+        if self._catalog is None:
+            self._refresh()
+        assert self._catalog is not None
+        return self._catalog.resolve(name, speaker)
+
+    def plan(self, voice: VoiceChoice) -> SynthesisPlan:
+        """Engine, fallback and output rate for a resolved voice."""
+        return make_plan(
+            self.engines, voice, self._config.tts.fallback, self._config.server.output_rate
+        )
+
+    async def close(self) -> None:
+        """Close every engine."""
+        for engine in self.engines.values():
+            with contextlib.suppress(Exception):
+                await engine.close()
