@@ -100,6 +100,7 @@ class VerbaHandler(AsyncEventHandler):
         except ConnectionError:
             _LOGGER.debug("Client connection lost")
         finally:
+            _LOGGER.debug("Connection closing")
             if self._worker is not None:
                 self._worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError, ConnectionError):

@@ -130,9 +130,9 @@ async def stream_audio(
                 await jobs.put(job)
                 started.append(job)
                 job.start()
-        except BaseException as err:  # noqa: BLE001 - handed to the consumer
+        except Exception as err:  # noqa: BLE001 - handed to the consumer
             await jobs.put(err)
-            raise
+            return
         await jobs.put(None)
 
     producer = asyncio.create_task(produce(), name="sentence producer")

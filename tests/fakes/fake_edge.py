@@ -65,6 +65,12 @@ def decoded_samples(mp3: bytes) -> int:
         return sum(frame.samples for frame in container.decode(audio=0))
 
 
+def short_name(voice: str) -> str:
+    """'Microsoft Server Speech Text to Speech Voice (en-US, GuyNeural)' → 'en-US-GuyNeural'."""
+    match = re.fullmatch(r"Microsoft Server Speech Text to Speech Voice \(([^,]+), ([^)]+)\)", voice)
+    return f"{match.group(1)}-{match.group(2)}" if match else voice
+
+
 @dataclass
 class Request:
     """One synthesis request the fake received."""
@@ -74,6 +80,8 @@ class Request:
     ssml: str
     mp3: bytes = b""
     first_frame_sent: float | None = None
+    messages_sent: int = 0
+    finished: bool = False
 
 
 @dataclass
@@ -128,6 +136,9 @@ class FakeEdgeService:
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
+        answers: list[asyncio.Task[None]] = []
+        # Keep reading while answering, like the real service: a client's close frame is
+        # answered at once and ends the turn.
         async for message in ws:
             if message.type != WSMsgType.TEXT or "Path:ssml" not in message.data:
                 continue
@@ -135,17 +146,20 @@ class FakeEdgeService:
             voice = re.search(r"<voice name='([^']*)'>", ssml)
             body = re.search(r"<prosody[^>]*>(.*)</prosody>", ssml, re.S)
             entry = Request(
-                voice=voice.group(1) if voice else "",
+                voice=short_name(voice.group(1)) if voice else "",
                 text=unescape(body.group(1)) if body else "",
                 ssml=ssml,
             )
             self.requests.append(entry)
-            await self._answer(ws, entry)
-            if ws.closed:
-                break
+            answers.append(asyncio.create_task(self._answer(ws, entry, request)))
+        for task in answers:
+            task.cancel()
+        await asyncio.gather(*answers, return_exceptions=True)
         return ws
 
-    async def _answer(self, ws: web.WebSocketResponse, entry: Request) -> None:
+    async def _answer(
+        self, ws: web.WebSocketResponse, entry: Request, http: web.Request
+    ) -> None:
         request_id = uuid.uuid4().hex
         await ws.send_str(_text_message(request_id, "turn.start", '{"context":{}}'))
         await ws.send_str(_text_message(request_id, "response", '{"context":{}}'))
@@ -163,9 +177,12 @@ class FakeEdgeService:
             if self.realtime:
                 due = started + index * FRAME_SAMPLES / SAMPLE_RATE
                 await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            if ws.closed or http.transport is None or http.transport.is_closing():
+                return  # the client went away
             if entry.first_frame_sent is None:
                 entry.first_frame_sent = time.perf_counter()
             await ws.send_bytes(_audio_message(request_id, mp3[offset : offset + step]))
+            entry.messages_sent += 1
             if offset > 0 and "STALL" in entry.text:
                 await asyncio.sleep(3600)
             if offset > 0 and "DROP" in entry.text:
@@ -181,6 +198,7 @@ class FakeEdgeService:
             _text_message(request_id, "audio.metadata", json.dumps({"Metadata": [boundary]}))
         )
         await ws.send_str(_text_message(request_id, "turn.end", "{}"))
+        entry.finished = True
 
 
 def _text_message(request_id: str, path: str, body: str) -> str:

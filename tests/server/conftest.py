@@ -1,0 +1,99 @@
+"""Fixtures: a local fake Edge service and real wyoming_verba servers on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from wyoming.client import AsyncClient
+from wyoming.event import Event
+
+from tests.fakes.fake_edge import FakeEdgeService
+from wyoming_verba.config import Config, parse_config
+from wyoming_verba.server import VerbaServer
+
+torch.set_num_threads(1)
+
+ServerFactory = Callable[..., Awaitable[VerbaServer]]
+
+
+def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge two config dicts."""
+    result = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merge(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+@pytest.fixture
+async def fake_edge() -> AsyncIterator[FakeEdgeService]:
+    service = FakeEdgeService()
+    await service.start()
+    yield service
+    await service.stop()
+
+
+@pytest.fixture
+def base_config(tmp_path: Path, fake_edge: FakeEdgeService) -> dict[str, Any]:
+    return {
+        "server": {
+            "uri": "tcp://127.0.0.1:0",
+            "zeroconf": {"enabled": False},
+            "data_dir": str(tmp_path / "data"),
+        },
+        "edge": {"endpoint": fake_edge.url, "timeout_s": 1.0, "voice_list_timeout_s": 2},
+    }
+
+
+@pytest.fixture
+async def start_server(base_config: dict[str, Any]) -> AsyncIterator[ServerFactory]:
+    servers: list[VerbaServer] = []
+
+    async def start(extra: dict[str, Any] | None = None, **kwargs: Any) -> VerbaServer:
+        config: Config = parse_config(merge(base_config, extra or {}), environ={})
+        server = VerbaServer(config, **kwargs)
+        await server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        await server.stop()
+
+
+def uri_of(server: VerbaServer) -> str:
+    return f"tcp://127.0.0.1:{server.port}"
+
+
+async def read_until(
+    client: AsyncClient, last_type: str, timeout: float = 30
+) -> list[Event]:
+    """Read events until one of `last_type` (inclusive)."""
+    events: list[Event] = []
+    while True:
+        event = await asyncio.wait_for(client.read_event(), timeout)
+        assert event is not None, f"connection closed; got {[e.type for e in events]}"
+        events.append(event)
+        if event.type == last_type:
+            return events
+
+
+def audio_of(events: list[Event]) -> bytes:
+    return b"".join(e.payload or b"" for e in events if e.type == "audio-chunk")
+
+
+def types_of(events: list[Event]) -> list[str]:
+    """Event types with consecutive audio-chunks collapsed to one entry."""
+    result: list[str] = []
+    for event in events:
+        if event.type == "audio-chunk" and result and result[-1] == "audio-chunk":
+            continue
+        result.append(event.type)
+    return result
