@@ -358,7 +358,10 @@ def load_config(
         try:
             raw = yaml.safe_load(text) or {}
         except yaml.YAMLError as err:
-            raise ConfigError(f"config file {path}: not valid YAML ({err})") from err
+            mark = getattr(err, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(err, "problem", None) or "syntax error"
+            raise ConfigError(f"config file {path}: not valid YAML{where}: {problem}") from err
         if not isinstance(raw, dict):
             raise ConfigError(
                 f"config file {path}: expected a mapping of sections (server, tts, edge, csm)"

@@ -86,9 +86,9 @@ class VoiceCatalog:
                 return VoiceChoice(candidate, voice_id, speaker_id)
         if engine == "csm" and voice_id.startswith("speaker-") and "csm" in self._voices:
             # Any bare speaker id is allowed, not only the ones listed in Info.
-            number = parse_speaker(voice_id.removeprefix("speaker-"))
-            if number is not None:
-                return VoiceChoice("csm", f"speaker-{number}", speaker_id)
+            number = voice_id.removeprefix("speaker-")
+            if number.isdigit():
+                return VoiceChoice("csm", f"speaker-{int(number)}", speaker_id)
         if engine is not None and engine not in self._voices:
             enabled = ", ".join(sorted(self._voices))
             raise UnknownVoiceError(

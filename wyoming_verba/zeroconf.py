@@ -57,7 +57,8 @@ class ZeroconfAdvertiser:
     async def start(self) -> None:
         """Register the service (takes about a second of mDNS probing)."""
         try:
-            await self._zeroconf.async_register_service(self.info)
+            # The first await schedules the probe/announce; the second waits for it to finish.
+            await (await self._zeroconf.async_register_service(self.info))
         except NonUniqueNameException:
             _LOGGER.error(
                 "Another service on the network is already called %r; set a different "
@@ -72,6 +73,6 @@ class ZeroconfAdvertiser:
     async def close(self) -> None:
         """Unregister and shut down mDNS."""
         try:
-            await self._zeroconf.async_unregister_service(self.info)
+            await (await self._zeroconf.async_unregister_service(self.info))
         finally:
             await self._zeroconf.async_close()

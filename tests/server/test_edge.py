@@ -1,0 +1,111 @@
+"""The Edge engine: real edge-tts client against the local fake service."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from wyoming.client import AsyncClient
+from wyoming.tts import Synthesize
+
+from tests.fakes.fake_edge import FakeEdgeService, decoded_samples
+from wyoming_verba.config import EdgeConfig
+from wyoming_verba.engines.edge import EdgeEngine
+
+from .conftest import ServerFactory, audio_of, read_until, types_of, uri_of
+
+
+@pytest.mark.parametrize(
+    ("marker", "message"),
+    [
+        ("STALL", "Edge TTS sent nothing for 1 s (edge.timeout_s)"),
+        ("DROP", "closed the connection before the sentence was complete"),
+        ("ERROR", "Edge TTS service error"),
+        ("NOAUDIO", "Edge TTS returned no audio for voice 'edge:en-US-AriaNeural'"),
+    ],
+)
+async def test_service_failures_become_error_events(
+    start_server: ServerFactory, fake_edge: FakeEdgeService, marker: str, message: str
+) -> None:
+    server = await start_server()
+    async with AsyncClient.from_uri(uri_of(server)) as client:
+        await client.write_event(Synthesize(f"Please {marker} here").event())
+        events = await read_until(client, "error", timeout=10)
+        assert message in events[-1].data["text"]
+        if "audio-start" in types_of(events):
+            # Partial audio was sent: the group is still closed for clients reading to audio-stop.
+            assert types_of(await read_until(client, "audio-stop")) == ["audio-stop"]
+        # The same connection keeps working.
+        await client.write_event(Synthesize("Fine now.").event())
+        events = await read_until(client, "audio-stop")
+        assert len(audio_of(events)) // 2 == decoded_samples(fake_edge.mp3_for("Fine now.", "en-US-AriaNeural"))
+
+
+async def test_audio_is_decoded_as_it_arrives(tmp_path: Path) -> None:
+    fake = FakeEdgeService(realtime=True)
+    await fake.start()
+    try:
+        engine = EdgeEngine(EdgeConfig(endpoint=fake.url), tmp_path)
+        await engine.start()
+        text = "A sentence long enough to take a couple of seconds to stream out."
+        started = time.perf_counter()
+        first_at = None
+        total = 0
+        async for pcm in engine.synthesize(text, engine.default_voice()):
+            if first_at is None:
+                first_at = time.perf_counter() - started
+            total += pcm.size
+        elapsed = time.perf_counter() - started
+        (request,) = fake.requests
+        assert total == decoded_samples(request.mp3)
+        assert first_at is not None and first_at < elapsed / 4
+    finally:
+        await fake.stop()
+
+
+async def test_rate_volume_pitch_go_into_the_ssml(tmp_path: Path, fake_edge: FakeEdgeService) -> None:
+    config = EdgeConfig(endpoint=fake_edge.url, rate="+10%", volume="-5%", pitch="+3Hz")
+    engine = EdgeEngine(config, tmp_path)
+    await engine.start()
+    pcm = [block async for block in engine.synthesize("Hi.", engine.default_voice())]
+    assert np.concatenate(pcm).dtype == np.int16
+    assert "rate='+10%'" in fake_edge.requests[0].ssml
+    assert "volume='-5%'" in fake_edge.requests[0].ssml
+    assert "pitch='+3Hz'" in fake_edge.requests[0].ssml
+
+
+async def test_voice_list_is_cached_for_offline_starts(tmp_path: Path, fake_edge: FakeEdgeService) -> None:
+    online = EdgeEngine(EdgeConfig(endpoint=fake_edge.url), tmp_path)
+    await online.start()
+    assert len(online.voices()) == 4
+    cache = tmp_path / "edge-voices.json"
+    assert len(json.loads(cache.read_text())) == 4
+
+    fake_edge.voice_list_available = False
+    offline = EdgeEngine(EdgeConfig(endpoint=fake_edge.url, voice_list_timeout_s=1), tmp_path)
+    await offline.start()
+    assert [v.name for v in offline.voices()] == [v.name for v in online.voices()]
+
+
+async def test_unreachable_service_without_cache_starts_with_configured_voice(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = EdgeConfig(endpoint="http://127.0.0.1:9", voice="en-GB-RyanNeural", voice_list_timeout_s=1)
+    engine = EdgeEngine(config, tmp_path)
+    started = time.perf_counter()
+    await engine.start()
+    assert time.perf_counter() - started < 3
+    assert [(v.name, v.languages) for v in engine.voices()] == [("edge:en-GB-RyanNeural", ("en-GB",))]
+    assert "Could not fetch the Edge voice list" in caplog.text
+    assert "the configured voice" in caplog.text
+
+
+async def test_unreachable_service_at_request_time(start_server: ServerFactory) -> None:
+    server = await start_server({"edge": {"endpoint": "http://127.0.0.1:9", "voice_list_timeout_s": 1}})
+    async with AsyncClient.from_uri(uri_of(server)) as client:
+        await client.write_event(Synthesize("Hello.").event())
+        events = await read_until(client, "error")
+    assert "cannot reach the Edge TTS service" in events[-1].data["text"]
