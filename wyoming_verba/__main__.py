@@ -23,8 +23,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", type=Path, help="YAML config file")
     serve.add_argument("--uri", help="listen address, e.g. tcp://0.0.0.0:10200")
     serve.add_argument("--backend", choices=("edge", "csm"), help="default engine")
-    serve.add_argument("--zeroconf", nargs="?", const="", metavar="NAME",
-                       help="advertise over zeroconf (optionally with this instance name)")
+    serve.add_argument(
+        "--zeroconf",
+        nargs="?",
+        const="",
+        metavar="NAME",
+        help="advertise over zeroconf (optionally with this instance name)",
+    )
     serve.add_argument("--no-zeroconf", action="store_true", help="do not advertise")
     serve.add_argument("--zeroconf-host", help="address to advertise (default: this host's)")
     serve.add_argument("--debug", action="store_true", help="log at DEBUG level")
@@ -119,7 +124,7 @@ def _health(args: argparse.Namespace) -> int:
 
     try:
         info = asyncio.run(describe(args.uri, args.timeout))
-    except (OSError, TimeoutError, Exception) as err:  # noqa: BLE001 - any failure is unhealthy
+    except (OSError, TimeoutError, Exception) as err:
         print(f"unhealthy: {args.uri}: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
     print(f"healthy: {len(info.tts[0].voices) if info.tts else 0} voices")

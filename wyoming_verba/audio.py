@@ -80,9 +80,8 @@ class Chunker:
             return []
         if not self._sent_first:
             self._sent_first = True
-            return [self._take(min(self._pending_samples, self._size))] + self.push(
-                np.zeros(0, dtype=np.int16)
-            )
+            first = self._take(min(self._pending_samples, self._size))
+            return [first, *self.push(np.zeros(0, dtype=np.int16))]
         chunks = []
         while self._pending_samples >= self._size:
             chunks.append(self._take(self._size))

@@ -55,7 +55,10 @@ async def bench_voice(uri: str, voice: str, text: str, runs: int) -> VoiceFigure
 
 def format_table(rows: list[VoiceFigures]) -> str:
     """A plain-text table of the figures."""
-    header = f"{'voice':40} {'runs':>4} {'first med':>10} {'first p95':>10} {'total':>9} {'audio s':>8} {'RTF':>6}"
+    header = (
+        f"{'voice':40} {'runs':>4} {'first med':>10} {'first p95':>10} {'total':>9} "
+        f"{'audio s':>8} {'RTF':>6}"
+    )
     lines = [header, "-" * len(header)]
     for row in rows:
         lines.append(
@@ -81,10 +84,15 @@ def write_plot(rows: list[VoiceFigures], path: Path) -> None:
     names = [row.voice for row in rows]
     positions = range(len(rows))
     figure, axis = plt.subplots(figsize=(max(6, 1.5 * len(rows)), 4))
-    axis.bar([p - 0.2 for p in positions], [r.first_audio_median_ms for r in rows], 0.4,
-             label="first audio (median)")
-    axis.bar([p + 0.2 for p in positions], [r.total_median_ms for r in rows], 0.4,
-             label="total (median)")
+    axis.bar(
+        [p - 0.2 for p in positions],
+        [r.first_audio_median_ms for r in rows],
+        0.4,
+        label="first audio (median)",
+    )
+    axis.bar(
+        [p + 0.2 for p in positions], [r.total_median_ms for r in rows], 0.4, label="total (median)"
+    )
     axis.set_xticks(list(positions), names, rotation=20, ha="right")
     axis.set_ylabel("ms")
     axis.legend()

@@ -1,4 +1,4 @@
-"""Client side: synthesize one text over Wyoming and measure it (used by `say`, `bench`, health checks)."""
+"""Client side: synthesize over Wyoming and measure it (used by `say`, `bench`, `health`)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,11 @@ class Synthesis:
 
 
 async def synthesize(
-    uri: str, text: str, voice: str | None = None, speaker: str | None = None, timeout_s: float = 120
+    uri: str,
+    text: str,
+    voice: str | None = None,
+    speaker: str | None = None,
+    timeout_s: float = 120,
 ) -> Synthesis:
     """Send one `synthesize` and collect the audio until audio-stop."""
 

@@ -40,7 +40,7 @@ class ServerConfig:
     max_text_chars: int = 5000
     max_connections: int = 32
     max_event_bytes: int = 1_048_576
-    data_dir: Path = Path("~/.cache/wyoming-verba").expanduser()
+    data_dir: Path = field(default_factory=lambda: Path("~/.cache/wyoming-verba").expanduser())
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,9 @@ class VerbaServer:
 
     def __init__(self, config: Config, engines: dict[str, Engine] | None = None) -> None:
         self.config = config
-        self.service = SpeechService(config, engines if engines is not None else build_engines(config))
+        self.service = SpeechService(
+            config, engines if engines is not None else build_engines(config)
+        )
         self._listener: asyncio.Server | None = None
         self._handlers: dict[asyncio.Task[None], VerbaHandler] = {}
         self._connections = 0

@@ -31,7 +31,7 @@ def build_engines(config: Config) -> dict[str, Engine]:
 
 def _build_csm(config: Config) -> Engine:
     try:
-        from .engines.csm import CsmEngine  # noqa: PLC0415 - torch is heavy and optional
+        from .engines.csm import CsmEngine
     except ImportError as err:
         raise ConfigError(
             "tts.backend/tts.engines: the csm engine needs torch and transformers "
@@ -69,7 +69,7 @@ class SpeechService:
         return self._info
 
     def resolve(self, name: str | None, speaker: str | int | None) -> VoiceChoice:
-        """The voice a request asked for (UnknownVoiceError names the voice when it is not known)."""
+        """The voice a request asked for; UnknownVoiceError names an unknown one."""
         if self._catalog is None:
             self._refresh()
         assert self._catalog is not None
@@ -77,9 +77,8 @@ class SpeechService:
 
     def plan(self, voice: VoiceChoice) -> SynthesisPlan:
         """Engine, fallback and output rate for a resolved voice."""
-        return make_plan(
-            self.engines, voice, self._config.tts.fallback, self._config.server.output_rate
-        )
+        tts, server = self._config.tts, self._config.server
+        return make_plan(self.engines, voice, tts.fallback, server.output_rate)
 
     async def close(self) -> None:
         """Close every engine."""

@@ -1,11 +1,11 @@
-"""From sentences to a stream of audio chunks: one sentence ahead, fallback, resampling, chunking."""
+"""Sentences → audio chunks: one sentence ahead, fallback, resampling, chunking."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
 
 from .audio import Chunker, Pcm, Resampler
@@ -50,12 +50,11 @@ class _SentenceJob:
     async def _run(self) -> None:
         plan = self._plan
         try:
-            if not self._fallback_state.active:
-                if await self._synthesize(plan.engine, plan.voice):
-                    return
+            if not self._fallback_state.active and await self._synthesize(plan.engine, plan.voice):
+                return
             assert plan.fallback is not None
             await self._synthesize(plan.fallback, plan.fallback.default_voice())
-        except BaseException as err:  # noqa: BLE001 - handed to the consumer
+        except BaseException as err:
             self.queue.put_nowait(err)
             if isinstance(err, asyncio.CancelledError):
                 raise
@@ -63,7 +62,7 @@ class _SentenceJob:
             self.queue.put_nowait(None)
 
     async def _synthesize(self, engine: Engine, voice: VoiceChoice) -> bool:
-        """Stream this sentence from `engine`; False if it failed before any audio: use the fallback."""
+        """Stream this sentence from `engine`; False if it failed before any audio: fall back."""
         resampler = Resampler(engine.sample_rate, self._plan.output_rate)
         produced = False
         try:
@@ -113,7 +112,7 @@ async def stream_audio(
     plan: SynthesisPlan,
     samples_per_chunk: int,
     metrics: RequestMetrics,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """Yield 16-bit mono chunks at plan.output_rate; sentence N+1 is synthesized while N streams.
 
     Raises EngineError (with a user-facing message) when synthesis fails.
@@ -130,7 +129,7 @@ async def stream_audio(
                 await jobs.put(job)
                 started.append(job)
                 job.start()
-        except Exception as err:  # noqa: BLE001 - handed to the consumer
+        except Exception as err:
             await jobs.put(err)
             return
         await jobs.put(None)

@@ -8,7 +8,10 @@ import re
 # when whitespace follows, or at a blank line.
 _BOUNDARY = re.compile(r"(?<=[.!?…])([\"'”’)\]]*)\s+|\n\s*\n")
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof sr jr st vs etc e.g i.e approx no fig inc ltd co dept".split()
+    (
+        *("mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e"),
+        *("approx", "no", "fig", "inc", "ltd", "co", "dept"),
+    )
 )
 _SOFT_BREAK = re.compile(r"[,;:–—]\s+")
 DEFAULT_MAX_SENTENCE_CHARS = 300

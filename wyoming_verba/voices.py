@@ -1,4 +1,4 @@
-"""Voice names ("edge:<ShortName>", "csm:<profile>", "csm:speaker-<n>") and how a request picks one."""
+"""Voice names (edge:<ShortName>, csm:<profile>, csm:speaker-<n>) and how a request picks one."""
 
 from __future__ import annotations
 

@@ -28,17 +28,37 @@ SAMPLE_RATE = 24000
 FRAME_BYTES = 144  # MPEG-2 layer III, 48 kbit/s, 24 kHz
 FRAME_SAMPLES = 576
 VOICES = [
-    {"ShortName": "en-US-AriaNeural", "Locale": "en-US", "Gender": "Female",
-     "FriendlyName": "Microsoft Aria Online (Natural) - English (United States)"},
-    {"ShortName": "en-US-GuyNeural", "Locale": "en-US", "Gender": "Male",
-     "FriendlyName": "Microsoft Guy Online (Natural) - English (United States)"},
-    {"ShortName": "en-GB-SoniaNeural", "Locale": "en-GB", "Gender": "Female",
-     "FriendlyName": "Microsoft Sonia Online (Natural) - English (United Kingdom)"},
-    {"ShortName": "de-DE-KatjaNeural", "Locale": "de-DE", "Gender": "Female",
-     "FriendlyName": "Microsoft Katja Online (Natural) - German (Germany)"},
+    {
+        "ShortName": "en-US-AriaNeural",
+        "Locale": "en-US",
+        "Gender": "Female",
+        "FriendlyName": "Microsoft Aria Online (Natural) - English (United States)",
+    },
+    {
+        "ShortName": "en-US-GuyNeural",
+        "Locale": "en-US",
+        "Gender": "Male",
+        "FriendlyName": "Microsoft Guy Online (Natural) - English (United States)",
+    },
+    {
+        "ShortName": "en-GB-SoniaNeural",
+        "Locale": "en-GB",
+        "Gender": "Female",
+        "FriendlyName": "Microsoft Sonia Online (Natural) - English (United Kingdom)",
+    },
+    {
+        "ShortName": "de-DE-KatjaNeural",
+        "Locale": "de-DE",
+        "Gender": "Female",
+        "FriendlyName": "Microsoft Katja Online (Natural) - German (Germany)",
+    },
 ]
-_PITCH = {"en-US-AriaNeural": 440.0, "en-US-GuyNeural": 220.0, "en-GB-SoniaNeural": 330.0,
-          "de-DE-KatjaNeural": 550.0}
+_PITCH = {
+    "en-US-AriaNeural": 440.0,
+    "en-US-GuyNeural": 220.0,
+    "en-GB-SoniaNeural": 330.0,
+    "de-DE-KatjaNeural": 550.0,
+}
 
 
 def voice_pitch(voice: str) -> float:
@@ -67,7 +87,9 @@ def decoded_samples(mp3: bytes) -> int:
 
 def short_name(voice: str) -> str:
     """'Microsoft Server Speech Text to Speech Voice (en-US, GuyNeural)' → 'en-US-GuyNeural'."""
-    match = re.fullmatch(r"Microsoft Server Speech Text to Speech Voice \(([^,]+), ([^)]+)\)", voice)
+    match = re.fullmatch(
+        r"Microsoft Server Speech Text to Speech Voice \(([^,]+), ([^)]+)\)", voice
+    )
     return f"{match.group(1)}-{match.group(2)}" if match else voice
 
 
@@ -129,8 +151,15 @@ class FakeEdgeService:
 
     async def _requests_json(self, request: web.Request) -> web.Response:
         return web.json_response(
-            [{"voice": r.voice, "text": r.text, "mp3_bytes": len(r.mp3),
-              "samples": decoded_samples(r.mp3) if r.mp3 else 0} for r in self.requests]
+            [
+                {
+                    "voice": r.voice,
+                    "text": r.text,
+                    "mp3_bytes": len(r.mp3),
+                    "samples": decoded_samples(r.mp3) if r.mp3 else 0,
+                }
+                for r in self.requests
+            ]
         )
 
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
@@ -157,9 +186,7 @@ class FakeEdgeService:
         await asyncio.gather(*answers, return_exceptions=True)
         return ws
 
-    async def _answer(
-        self, ws: web.WebSocketResponse, entry: Request, http: web.Request
-    ) -> None:
+    async def _answer(self, ws: web.WebSocketResponse, entry: Request, http: web.Request) -> None:
         request_id = uuid.uuid4().hex
         await ws.send_str(_text_message(request_id, "turn.start", '{"context":{}}'))
         await ws.send_str(_text_message(request_id, "response", '{"context":{}}'))
@@ -191,8 +218,11 @@ class FakeEdgeService:
         await ws.send_bytes(_audio_message(request_id, b"", content_type=None))
         boundary = {
             "Type": "SentenceBoundary",
-            "Data": {"Offset": 1_000_000, "Duration": len(mp3) * 8 * 10_000_000 // 48_000,
-                     "text": {"Text": entry.text, "Length": len(entry.text)}},
+            "Data": {
+                "Offset": 1_000_000,
+                "Duration": len(mp3) * 8 * 10_000_000 // 48_000,
+                "text": {"Text": entry.text, "Length": len(entry.text)},
+            },
         }
         await ws.send_str(
             _text_message(request_id, "audio.metadata", json.dumps({"Metadata": [boundary]}))

@@ -72,9 +72,7 @@ def uri_of(server: VerbaServer) -> str:
     return f"tcp://127.0.0.1:{server.port}"
 
 
-async def read_until(
-    client: AsyncClient, last_type: str, timeout: float = 30
-) -> list[Event]:
+async def read_until(client: AsyncClient, last_type: str, timeout: float = 30) -> list[Event]:
     """Read events until one of `last_type` (inclusive)."""
     events: list[Event] = []
     while True:

@@ -37,14 +37,28 @@ def fake_edge_process(realtime: bool = False) -> Iterator[str]:
 
 @contextmanager
 def server_process(
-    tmp_path: Path, config: dict, extra_args: list[str] | None = None, env: dict[str, str] | None = None  # type: ignore[type-arg]
+    tmp_path: Path,
+    config: dict,
+    extra_args: list[str] | None = None,
+    env: dict[str, str] | None = None,  # type: ignore[type-arg]
 ) -> Iterator[tuple[subprocess.Popen[str], int, str]]:
     """`python -m wyoming_verba --config FILE` on a free port; yields (process, port, startup log)."""
     config_path = tmp_path / "config.yaml"
     config_path.write_text(yaml.safe_dump(config))
-    command = [sys.executable, "-m", "wyoming_verba", "--config", str(config_path), *(extra_args or [])]
+    command = [
+        sys.executable,
+        "-m",
+        "wyoming_verba",
+        "--config",
+        str(config_path),
+        *(extra_args or []),
+    ]
     process = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env={**os.environ, **(env or {})},
     )
     port, startup_log = wait_for_port(process)

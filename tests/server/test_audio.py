@@ -30,8 +30,9 @@ def test_resampler_keeps_length_and_frequency() -> None:
     t = np.arange(48000) / 24000
     tone = (np.sin(2 * np.pi * 1000 * t) * 10000).astype(np.int16)
     resampler = Resampler(24000, 16000)
-    out = np.concatenate([resampler.process(block) for block in np.array_split(tone, 37)]
-                         + [resampler.flush()])
+    out = np.concatenate(
+        [resampler.process(block) for block in np.array_split(tone, 37)] + [resampler.flush()]
+    )
     assert abs(out.size - 32000) <= 32
     spectrum = np.abs(np.fft.rfft(out.astype(np.float32)))
     assert abs(np.fft.rfftfreq(out.size, 1 / 16000)[np.argmax(spectrum)] - 1000) < 2

@@ -53,8 +53,14 @@ async def assert_still_serving(server_uri: str, fake: FakeEdgeService) -> None:
         (b"this is not json\n", "not UTF-8 JSON"),
         (b'{"type": "synthesize", "data": {"text": "\xff\xfe broken"}}\n', "not UTF-8 JSON"),
         (b'["a list"]\n', "JSON object"),
-        (b'{"type": "synthesize", "data_length": 99999999999}\n', "larger than this server accepts"),
-        (b'{"type": "audio-chunk", "payload_length": 5000000000}\n', "larger than this server accepts"),
+        (
+            b'{"type": "synthesize", "data_length": 99999999999}\n',
+            "larger than this server accepts",
+        ),
+        (
+            b'{"type": "audio-chunk", "payload_length": 5000000000}\n',
+            "larger than this server accepts",
+        ),
         (b'{"type": "synthesize", "data_length": -5}\n', "non-negative"),
         (b"{" + b"x" * 200_000 + b"\n", "too long"),
     ],
@@ -69,7 +75,9 @@ async def test_malformed_events_get_an_error_and_server_survives(
     await assert_still_serving(uri_of(server), fake_edge)
 
 
-async def test_unknown_event_types_are_ignored(start_server: ServerFactory, fake_edge: FakeEdgeService) -> None:
+async def test_unknown_event_types_are_ignored(
+    start_server: ServerFactory, fake_edge: FakeEdgeService
+) -> None:
     server = await start_server()
     async with AsyncClient.from_uri(uri_of(server)) as client:
         await client.write_event(Event(type="transcribe", data={"x": 1}))
@@ -81,7 +89,9 @@ async def test_unknown_event_types_are_ignored(start_server: ServerFactory, fake
 
 
 @pytest.mark.parametrize("text", ["", "   \n\t "])
-async def test_empty_text_gives_an_empty_audio_stream(start_server: ServerFactory, text: str) -> None:
+async def test_empty_text_gives_an_empty_audio_stream(
+    start_server: ServerFactory, text: str
+) -> None:
     server = await start_server()
     async with AsyncClient.from_uri(uri_of(server)) as client:
         await client.write_event(Synthesize(text).event())
@@ -100,7 +110,9 @@ async def test_text_over_the_limit_is_refused(
         assert "server.max_text_chars" in events[-1].data["text"]
         await client.write_event(Synthesize("Short.").event())
         assert types_of(await read_until(client, "audio-stop")) == [
-            "audio-start", "audio-chunk", "audio-stop"
+            "audio-start",
+            "audio-chunk",
+            "audio-stop",
         ]
     assert fake_edge.requests[0].text == "Short."
 

@@ -27,17 +27,41 @@ def test_example_config_is_valid_and_matches_the_defaults() -> None:
     ("raw", "message"),
     [
         ({"server": {"uri": "http://x"}}, "config key server.uri: expected tcp://HOST:PORT"),
-        ({"server": {"samples_per_chunk": "big"}}, "config key server.samples_per_chunk: expected an integer (got 'big')"),
-        ({"server": {"output_rate": 12345}}, "config key server.output_rate: expected 'native' or one of"),
-        ({"server": {"zeroconf": {"enabld": True}}}, "config key server.zeroconf.enabld: unknown key"),
-        ({"tts": {"backend": "piper"}}, "config key tts.backend: expected one of edge, csm (got 'piper')"),
+        (
+            {"server": {"samples_per_chunk": "big"}},
+            "config key server.samples_per_chunk: expected an integer (got 'big')",
+        ),
+        (
+            {"server": {"output_rate": 12345}},
+            "config key server.output_rate: expected 'native' or one of",
+        ),
+        (
+            {"server": {"zeroconf": {"enabld": True}}},
+            "config key server.zeroconf.enabld: unknown key",
+        ),
+        (
+            {"tts": {"backend": "piper"}},
+            "config key tts.backend: expected one of edge, csm (got 'piper')",
+        ),
         ({"edge": {"rate": "fast"}}, "config key edge.rate: expected like '+0%'"),
         ({"edge": {"timeout_s": -1}}, "config key edge.timeout_s"),
-        ({"csm": {"temperature": "hot"}}, "config key csm.temperature: expected a number (got 'hot')"),
+        (
+            {"csm": {"temperature": "hot"}},
+            "config key csm.temperature: expected a number (got 'hot')",
+        ),
         ({"csm": {"dtype": "int4"}}, "config key csm.dtype"),
-        ({"csm": {"voices": [{"name": "a", "reference_audio": "/nope.wav", "reference_text": "x"}]}},
-         "config key csm.voices.0.reference_audio: file not found: /nope.wav"),
-        ({"csm": {"voices": [{"speaker": 1}]}}, "config key csm.voices.0.name: required key not provided"),
+        (
+            {
+                "csm": {
+                    "voices": [{"name": "a", "reference_audio": "/nope.wav", "reference_text": "x"}]
+                }
+            },
+            "config key csm.voices.0.reference_audio: file not found: /nope.wav",
+        ),
+        (
+            {"csm": {"voices": [{"speaker": 1}]}},
+            "config key csm.voices.0.name: required key not provided",
+        ),
         ({"whatever": 1}, "config key whatever: unknown key"),
     ],
 )
@@ -73,11 +97,15 @@ def test_bad_environment_values_are_named() -> None:
 
 def test_zeroconf_flags() -> None:
     config = parse_config(
-        {}, environ={}, overrides=Overrides(zeroconf=True, zeroconf_name="kitchen", zeroconf_host="10.1.2.3")
+        {},
+        environ={},
+        overrides=Overrides(zeroconf=True, zeroconf_name="kitchen", zeroconf_host="10.1.2.3"),
     )
     assert (config.server.zeroconf.enabled, config.server.zeroconf.name) == (True, "kitchen")
     assert config.server.zeroconf.host == "10.1.2.3"
-    assert not parse_config({}, environ={}, overrides=Overrides(zeroconf=False)).server.zeroconf.enabled
+    assert not parse_config(
+        {}, environ={}, overrides=Overrides(zeroconf=False)
+    ).server.zeroconf.enabled
 
 
 def test_fallback_none_and_engine_list() -> None:
@@ -89,7 +117,10 @@ def test_fallback_none_and_engine_list() -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("server:\n  max_connections: many\n", "config key server.max_connections: expected an integer"),
+        (
+            "server:\n  max_connections: many\n",
+            "config key server.max_connections: expected an integer",
+        ),
         ("server: [1, 2\n", "not valid YAML"),
         ("- just a list\n", "expected a mapping of sections"),
     ],
@@ -99,7 +130,10 @@ def test_cli_exits_2_with_one_message(tmp_path: Path, content: str, message: str
     path.write_text(content)
     result = subprocess.run(
         [sys.executable, "-m", "wyoming_verba", "--config", str(path)],
-        capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 2
     assert message in result.stderr
@@ -110,7 +144,9 @@ def test_cli_exits_2_with_one_message(tmp_path: Path, content: str, message: str
 def test_cli_missing_config_file(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "wyoming_verba", "--config", str(tmp_path / "nope.yaml")],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "cannot read it" in result.stderr

@@ -41,7 +41,9 @@ async def test_service_failures_become_error_events(
         # The same connection keeps working.
         await client.write_event(Synthesize("Fine now.").event())
         events = await read_until(client, "audio-stop")
-        assert len(audio_of(events)) // 2 == decoded_samples(fake_edge.mp3_for("Fine now.", "en-US-AriaNeural"))
+        assert len(audio_of(events)) // 2 == decoded_samples(
+            fake_edge.mp3_for("Fine now.", "en-US-AriaNeural")
+        )
 
 
 async def test_audio_is_decoded_as_it_arrives(tmp_path: Path) -> None:
@@ -66,7 +68,9 @@ async def test_audio_is_decoded_as_it_arrives(tmp_path: Path) -> None:
         await fake.stop()
 
 
-async def test_rate_volume_pitch_go_into_the_ssml(tmp_path: Path, fake_edge: FakeEdgeService) -> None:
+async def test_rate_volume_pitch_go_into_the_ssml(
+    tmp_path: Path, fake_edge: FakeEdgeService
+) -> None:
     config = EdgeConfig(endpoint=fake_edge.url, rate="+10%", volume="-5%", pitch="+3Hz")
     engine = EdgeEngine(config, tmp_path)
     await engine.start()
@@ -77,7 +81,9 @@ async def test_rate_volume_pitch_go_into_the_ssml(tmp_path: Path, fake_edge: Fak
     assert "pitch='+3Hz'" in fake_edge.requests[0].ssml
 
 
-async def test_voice_list_is_cached_for_offline_starts(tmp_path: Path, fake_edge: FakeEdgeService) -> None:
+async def test_voice_list_is_cached_for_offline_starts(
+    tmp_path: Path, fake_edge: FakeEdgeService
+) -> None:
     online = EdgeEngine(EdgeConfig(endpoint=fake_edge.url), tmp_path)
     await online.start()
     assert len(online.voices()) == 4
@@ -93,18 +99,24 @@ async def test_voice_list_is_cached_for_offline_starts(tmp_path: Path, fake_edge
 async def test_unreachable_service_without_cache_starts_with_configured_voice(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    config = EdgeConfig(endpoint="http://127.0.0.1:9", voice="en-GB-RyanNeural", voice_list_timeout_s=1)
+    config = EdgeConfig(
+        endpoint="http://127.0.0.1:9", voice="en-GB-RyanNeural", voice_list_timeout_s=1
+    )
     engine = EdgeEngine(config, tmp_path)
     started = time.perf_counter()
     await engine.start()
     assert time.perf_counter() - started < 3
-    assert [(v.name, v.languages) for v in engine.voices()] == [("edge:en-GB-RyanNeural", ("en-GB",))]
+    assert [(v.name, v.languages) for v in engine.voices()] == [
+        ("edge:en-GB-RyanNeural", ("en-GB",))
+    ]
     assert "Could not fetch the Edge voice list" in caplog.text
     assert "the configured voice" in caplog.text
 
 
 async def test_unreachable_service_at_request_time(start_server: ServerFactory) -> None:
-    server = await start_server({"edge": {"endpoint": "http://127.0.0.1:9", "voice_list_timeout_s": 1}})
+    server = await start_server(
+        {"edge": {"endpoint": "http://127.0.0.1:9", "voice_list_timeout_s": 1}}
+    )
     async with AsyncClient.from_uri(uri_of(server)) as client:
         await client.write_event(Synthesize("Hello.").event())
         events = await read_until(client, "error")

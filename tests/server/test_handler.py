@@ -80,7 +80,9 @@ async def test_no_voice_uses_configured_default(
     assert [r.voice for r in fake_edge.requests] == ["en-GB-SoniaNeural"]
 
 
-async def test_output_rate_resamples(start_server: ServerFactory, fake_edge: FakeEdgeService) -> None:
+async def test_output_rate_resamples(
+    start_server: ServerFactory, fake_edge: FakeEdgeService
+) -> None:
     server = await start_server({"server": {"output_rate": 16000}})
     async with AsyncClient.from_uri(uri_of(server)) as client:
         await client.write_event(Synthesize(TEXT).event())
@@ -91,10 +93,14 @@ async def test_output_rate_resamples(start_server: ServerFactory, fake_edge: Fak
     assert abs(dominant_frequency(audio_of(events), 16000) - 440) < 5
 
 
-async def test_streaming_synthesize(start_server: ServerFactory, fake_edge: FakeEdgeService) -> None:
+async def test_streaming_synthesize(
+    start_server: ServerFactory, fake_edge: FakeEdgeService
+) -> None:
     server = await start_server()
     async with AsyncClient.from_uri(uri_of(server)) as client:
-        await client.write_event(SynthesizeStart(voice=SynthesizeVoice("edge:en-US-GuyNeural")).event())
+        await client.write_event(
+            SynthesizeStart(voice=SynthesizeVoice("edge:en-US-GuyNeural")).event()
+        )
         for piece in ["The first ", "sentence is here. And the", " second one", "."]:
             await client.write_event(SynthesizeChunk(piece).event())
         # First sentence is complete: its audio must come before the stream ends.
@@ -131,9 +137,10 @@ async def test_describe_answered_during_synthesis(start_server: ServerFactory) -
     await fake.start()
     try:
         server = await start_server({"edge": {"endpoint": fake.url}})
-        async with AsyncClient.from_uri(uri_of(server)) as busy, AsyncClient.from_uri(
-            uri_of(server)
-        ) as other:
+        async with (
+            AsyncClient.from_uri(uri_of(server)) as busy,
+            AsyncClient.from_uri(uri_of(server)) as other,
+        ):
             await busy.write_event(Synthesize("A fairly long sentence to keep it busy.").event())
             await read_until(busy, "audio-chunk")
             for client in (busy, other):
@@ -149,7 +156,9 @@ async def test_describe_answered_during_synthesis(start_server: ServerFactory) -
         await fake.stop()
 
 
-async def test_next_sentence_is_synthesized_while_current_streams(start_server: ServerFactory) -> None:
+async def test_next_sentence_is_synthesized_while_current_streams(
+    start_server: ServerFactory,
+) -> None:
     fake = FakeEdgeService(realtime=True)
     await fake.start()
     try:
@@ -197,8 +206,15 @@ async def test_request_log_line(start_server: ServerFactory, caplog) -> None:  #
     await asyncio.sleep(0.05)
     lines = [r.getMessage() for r in caplog.records if r.name == "wyoming_verba.request"]
     assert len(lines) == 1
-    for key in ("backend=edge", "voice=edge:en-US-AriaNeural", "chars=9", "first_audio_ms=",
-                "total_ms=", "audio_s=", "rtf="):
+    for key in (
+        "backend=edge",
+        "voice=edge:en-US-AriaNeural",
+        "chars=9",
+        "first_audio_ms=",
+        "total_ms=",
+        "audio_s=",
+        "rtf=",
+    ):
         assert key in lines[0]
 
 

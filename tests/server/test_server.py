@@ -16,8 +16,11 @@ from .process import ROOT, fake_edge_process, server_process
 
 def config_for(edge_url: str, tmp_path: Path) -> dict:  # type: ignore[type-arg]
     return {
-        "server": {"uri": "tcp://127.0.0.1:0", "zeroconf": {"enabled": False},
-                   "data_dir": str(tmp_path / "data")},
+        "server": {
+            "uri": "tcp://127.0.0.1:0",
+            "zeroconf": {"enabled": False},
+            "data_dir": str(tmp_path / "data"),
+        },
         "edge": {"endpoint": edge_url},
     }
 
@@ -25,20 +28,34 @@ def config_for(edge_url: str, tmp_path: Path) -> dict:  # type: ignore[type-arg]
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "wyoming_verba", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
 def test_serve_say_bench_health_and_sigterm(tmp_path: Path) -> None:
-    with fake_edge_process() as edge_url, server_process(tmp_path, config_for(edge_url, tmp_path)) as (
-        process,
-        port,
-        _,
+    with (
+        fake_edge_process() as edge_url,
+        server_process(tmp_path, config_for(edge_url, tmp_path)) as (
+            process,
+            port,
+            _,
+        ),
     ):
         uri = f"tcp://127.0.0.1:{port}"
         out = tmp_path / "out.wav"
-        said = run_cli("say", "--uri", uri, "--voice", "edge:en-US-GuyNeural", "-o", str(out),
-                       "Hello from the command line.")
+        said = run_cli(
+            "say",
+            "--uri",
+            uri,
+            "--voice",
+            "edge:en-US-GuyNeural",
+            "-o",
+            str(out),
+            "Hello from the command line.",
+        )
         assert said.returncode == 0, said.stderr
         assert "first audio" in said.stdout and "total" in said.stdout
         with wave.open(str(out)) as wav:
@@ -52,9 +69,21 @@ def test_serve_say_bench_health_and_sigterm(tmp_path: Path) -> None:
 
         report = tmp_path / "bench.json"
         plot = tmp_path / "bench.png"
-        bench = run_cli("bench", "--uri", uri, "--voice", "edge:en-US-AriaNeural",
-                        "--voice", "edge:en-GB-SoniaNeural", "--runs", "3", "--json", str(report),
-                        "--plot", str(plot))
+        bench = run_cli(
+            "bench",
+            "--uri",
+            uri,
+            "--voice",
+            "edge:en-US-AriaNeural",
+            "--voice",
+            "edge:en-GB-SoniaNeural",
+            "--runs",
+            "3",
+            "--json",
+            str(report),
+            "--plot",
+            str(plot),
+        )
         assert bench.returncode == 0, bench.stderr
         assert "edge:en-GB-SoniaNeural" in bench.stdout and "RTF" in bench.stdout
         rows = json.loads(report.read_text())
@@ -75,9 +104,14 @@ def test_serve_say_bench_health_and_sigterm(tmp_path: Path) -> None:
 
 
 def test_flags_override_config(tmp_path: Path) -> None:
-    with fake_edge_process() as edge_url, server_process(
-        tmp_path, config_for(edge_url, tmp_path), ["--uri", "tcp://127.0.0.1:0", "--debug", "--no-zeroconf"],
-    ) as (process, port, startup_log):
+    with (
+        fake_edge_process() as edge_url,
+        server_process(
+            tmp_path,
+            config_for(edge_url, tmp_path),
+            ["--uri", "tcp://127.0.0.1:0", "--debug", "--no-zeroconf"],
+        ) as (process, port, startup_log),
+    ):
         assert port > 0
         assert "DEBUG" in startup_log
         process.send_signal(signal.SIGINT)

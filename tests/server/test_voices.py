@@ -10,10 +10,15 @@ from wyoming_verba.voices import UnknownVoiceError, VoiceCatalog, VoiceChoice, V
 def catalog(default: str = "edge") -> VoiceCatalog:
     voices = {
         "edge": [VoiceInfo("edge", "en-US-AriaNeural", "Aria", ("en-US",))],
-        "csm": [VoiceInfo("csm", "speaker-0", "Speaker 0", ("en",)),
-                VoiceInfo("csm", "narrator", "Narrator", ("en",))],
+        "csm": [
+            VoiceInfo("csm", "speaker-0", "Speaker 0", ("en",)),
+            VoiceInfo("csm", "narrator", "Narrator", ("en",)),
+        ],
     }
-    defaults = {"edge": VoiceChoice("edge", "en-US-AriaNeural"), "csm": VoiceChoice("csm", "speaker-0")}
+    defaults = {
+        "edge": VoiceChoice("edge", "en-US-AriaNeural"),
+        "csm": VoiceChoice("csm", "speaker-0"),
+    }
     return VoiceCatalog(voices, defaults, default)
 
 

@@ -34,8 +34,18 @@ def test_register_browse_unregister_in_a_namespace() -> None:
     # The fake Edge service is not reachable inside the namespace; the server starts anyway with
     # the configured voice, which is all this test needs.
     result = subprocess.run(
-        ["unshare", "-n", sys.executable, "-m", "tests.server.zeroconf_probe", "http://127.0.0.1:9"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [
+            "unshare",
+            "-n",
+            sys.executable,
+            "-m",
+            "tests.server.zeroconf_probe",
+            "http://127.0.0.1:9",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])

@@ -20,8 +20,11 @@ from wyoming_verba.zeroconf import SERVICE_TYPE
 async def main(edge_url: str) -> dict:  # type: ignore[type-arg]
     config = parse_config(
         {
-            "server": {"uri": "tcp://127.0.0.1:0", "zeroconf": {"enabled": True, "name": "kitchen"},
-                       "data_dir": tempfile.mkdtemp()},
+            "server": {
+                "uri": "tcp://127.0.0.1:0",
+                "zeroconf": {"enabled": True, "name": "kitchen"},
+                "data_dir": tempfile.mkdtemp(),
+            },
             "edge": {"endpoint": edge_url, "voice_list_timeout_s": 0.5},
         },
         environ={},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Protocol
 
 from ..audio import Pcm
@@ -35,7 +35,7 @@ class Engine(Protocol):
     def default_voice(self) -> VoiceChoice:
         """The voice used when a request names none."""
 
-    def synthesize(self, text: str, voice: VoiceChoice) -> AsyncIterator[Pcm]:
+    def synthesize(self, text: str, voice: VoiceChoice) -> AsyncGenerator[Pcm, None]:
         """Stream PCM for one sentence; stops working promptly when the consumer stops."""
 
     async def close(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 
 import aiohttp
@@ -29,8 +29,9 @@ _TOKEN = "6A5AA1D4EAFF4E9FB37E23D68491D6F4"
 def point_edge_tts_at(endpoint: str) -> None:
     """Send edge-tts to another service base URL (a relay, or a local test service)."""
     websocket = endpoint.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
-    edge_tts.communicate.WSS_URL = f"{websocket}/edge/v1?TrustedClientToken={_TOKEN}"
-    edge_tts.voices.VOICE_LIST = f"{endpoint}/voices/list?trustedclienttoken={_TOKEN}"
+    # edge-tts reads these module attributes on every request; there is no parameter for them.
+    setattr(edge_tts.communicate, "WSS_URL", f"{websocket}/edge/v1?TrustedClientToken={_TOKEN}")  # noqa: B010
+    setattr(edge_tts.voices, "VOICE_LIST", f"{endpoint}/voices/list?trustedclienttoken={_TOKEN}")  # noqa: B010
 
 
 class EdgeEngine:
@@ -72,7 +73,7 @@ class EdgeEngine:
         """The configured edge.voice."""
         return VoiceChoice(self.name, self._config.voice)
 
-    async def synthesize(self, text: str, voice: VoiceChoice) -> AsyncIterator[Pcm]:
+    async def synthesize(self, text: str, voice: VoiceChoice) -> AsyncGenerator[Pcm, None]:
         """Stream one sentence; each MP3 piece is decoded as soon as it arrives."""
         communicate = edge_tts.Communicate(
             text,

@@ -42,17 +42,19 @@ async def load_voice_list(
 ) -> list[dict[str, Any]] | None:
     """Fetch the voice list (bounded by timeout_s) and refresh the cache; else read the cache."""
     try:
-        entries = await asyncio.wait_for(edge_tts.list_voices(proxy=proxy), timeout_s)
-        if not isinstance(entries, list) or not entries:
+        fetched = await asyncio.wait_for(edge_tts.list_voices(proxy=proxy), timeout_s)
+        entries: list[dict[str, Any]] = [dict(entry) for entry in fetched]
+        if not entries:
             raise ValueError("empty voice list")
-    except Exception as err:  # noqa: BLE001 - any failure means "use the cache"
+    except Exception as err:  # any failure means "use the cache"
+        cached = await asyncio.to_thread(_read_cache, cache_file)
         _LOGGER.warning(
             "Could not fetch the Edge voice list (%s); using %s",
             _describe(err),
-            f"the cached list in {cache_file}" if cache_file.is_file() else "the configured voice",
+            f"the cached list in {cache_file}" if cached else "the configured voice",
         )
-        return _read_cache(cache_file)
-    _write_cache(cache_file, entries)
+        return cached
+    await asyncio.to_thread(_write_cache, cache_file, entries)
     return entries
 
 

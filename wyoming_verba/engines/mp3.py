@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from typing import Any
+
 import av
 import numpy as np
 
@@ -22,14 +25,12 @@ class Mp3StreamDecoder:
     def flush(self) -> Pcm:
         """Decode whatever the parser and decoder still hold."""
         pcm = [self._decode_packets(self._codec.parse(b""))]
-        try:
+        with contextlib.suppress(av.error.EOFError):
             pcm.append(self._convert(self._codec.decode(None)))
-        except av.error.EOFError:
-            pass
         pcm.append(self._collect(self._resampler.resample(None)))
         return np.concatenate(pcm)
 
-    def _decode_packets(self, packets: list[av.Packet]) -> Pcm:
+    def _decode_packets(self, packets: list[Any]) -> Pcm:
         pieces = [self._convert(self._codec.decode(packet)) for packet in packets]
         return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
 
