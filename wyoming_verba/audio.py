@@ -99,3 +99,32 @@ class Chunker:
         self._pending = [tail] if tail.size else []
         self._pending_samples = int(tail.size)
         return head.astype("<i2").tobytes()
+
+
+class TrailingSilenceTrimmer:
+    """Holds back quiet samples until louder audio follows; at the end keeps only a short tail.
+
+    Generated speech often ends with a long near-silent stretch; this drops it while streaming.
+    """
+
+    def __init__(self, sample_rate: int, threshold: int = 64, keep_s: float = 0.1) -> None:
+        self._threshold = threshold
+        self._keep = int(sample_rate * keep_s)
+        self._quiet: list[Pcm] = []
+
+    def push(self, samples: Pcm) -> Pcm:
+        """Return the audio that is certainly not trailing silence."""
+        loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > self._threshold)
+        if loud.size == 0:
+            self._quiet.append(samples)
+            return np.zeros(0, dtype=np.int16)
+        cut = int(loud[-1]) + 1
+        out = np.concatenate([*self._quiet, samples[:cut]])
+        self._quiet = [samples[cut:]] if cut < samples.size else []
+        return out
+
+    def flush(self) -> Pcm:
+        """The end of the stream: a short tail of the held-back quiet audio."""
+        quiet = np.concatenate(self._quiet) if self._quiet else np.zeros(0, dtype=np.int16)
+        self._quiet = []
+        return quiet[: self._keep]

@@ -1,0 +1,5 @@
+"""Sesame CSM-1b on transformers: own frame loop, exact streaming Mimi decode, batched worker."""
+
+from .engine import CsmEngine
+
+__all__ = ["CsmEngine"]

@@ -1,0 +1,204 @@
+"""The CSM engine: voices, loading (preloaded or lazy), and streaming sentences from the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator
+from pathlib import Path
+
+import torch
+
+from ...audio import Pcm, TrailingSilenceTrimmer
+from ...config import CsmConfig, CsmVoiceProfile
+from ...voices import VoiceChoice, VoiceInfo
+from ..base import EngineError, EngineUnavailableError
+from .frames import FrameModel, Sampling
+from .loading import LoadedModel, load_model
+from .prompts import PromptBuilder, VoicePrefix
+from .worker import END, Delivery, GenerationWorker, Job
+
+_LOGGER = logging.getLogger(__name__)
+
+SAMPLE_RATE = 24000
+FRAMES_PER_SECOND = 12.5
+CONTEXT_LIMIT = 2048  # backbone positions: prompt + generated frames
+SECONDS_PER_CHAR = 0.09  # generous: conversational speech is ~0.06-0.07 s per character
+MIN_SECONDS = 1.0
+
+
+def frame_budget(text: str, max_audio_s: float) -> int:
+    """How many frames a sentence may take: from its length, never above csm.max_audio_s."""
+    seconds = min(max_audio_s, MIN_SECONDS + SECONDS_PER_CHAR * len(text))
+    return max(1, int(seconds * FRAMES_PER_SECOND))
+
+
+class CsmEngine:
+    """Sesame CSM-1b on the local GPU (or CPU), streamed frame by frame."""
+
+    name = "csm"
+    sample_rate = SAMPLE_RATE
+
+    def __init__(self, config: CsmConfig, data_dir: Path) -> None:
+        self._config = config
+        self._profiles = {profile.name: profile for profile in config.voices}
+        self._prefixes: dict[str, VoicePrefix] = {}
+        self._loading: asyncio.Task[None] | None = None
+        self._loaded: LoadedModel | None = None
+        self._prompts: PromptBuilder | None = None
+        self._worker: GenerationWorker | None = None
+        self._data_dir = data_dir
+
+    async def start(self) -> None:
+        """Begin loading in the background when csm.preload is set (Describe keeps answering)."""
+        if self._config.preload:
+            self._loading = asyncio.create_task(self._load(), name="csm load")
+            self._loading.add_done_callback(_log_load_failure)
+
+    async def ready(self) -> None:
+        """Wait until the model is loaded (loading it now if it is lazy)."""
+        if self._loading is None:
+            self._loading = asyncio.create_task(self._load(), name="csm load")
+        await asyncio.shield(self._loading)
+
+    async def _load(self) -> None:
+        loaded = await asyncio.to_thread(load_model, self._config)
+        frames = FrameModel(loaded.model)
+        prompts = PromptBuilder(loaded.processor, frames)
+        for profile in self._config.voices:
+            if profile.reference_audio is not None and profile.reference_text is not None:
+                self._prefixes[profile.name] = await asyncio.to_thread(
+                    prompts.build_prefix,
+                    profile.name,
+                    profile.speaker,
+                    profile.reference_audio,
+                    profile.reference_text,
+                )
+        if self._config.compile:
+            await asyncio.to_thread(frames.enable_compile)
+        sampling = Sampling(self._config.temperature, self._config.top_k)
+        worker = GenerationWorker(
+            frames, prompts, sampling, self._config.chunk_frames, self._config.max_batch
+        )
+        worker.start()
+        self._loaded, self._prompts, self._worker = loaded, prompts, worker
+        await self._warm_up()
+        _LOGGER.info("CSM ready (%d voice profiles)", len(self._prefixes))
+
+    async def _warm_up(self) -> None:
+        async for _ in self._generate("Hi.", None, self._config.speaker, max_frames=2):
+            pass
+
+    def voices(self) -> list[VoiceInfo]:
+        """csm:speaker-<n> (default speaker, 0 and 1) and csm:<profile> for every profile."""
+        speakers = sorted({0, 1, self._config.speaker})
+        voices = [
+            VoiceInfo("csm", f"speaker-{n}", f"CSM speaker {n} (no reference: varies)", ("en",))
+            for n in speakers
+        ]
+        voices += [
+            VoiceInfo("csm", p.name, f"CSM voice {p.name} (speaker {p.speaker})", ("en",))
+            for p in self._config.voices
+        ]
+        return voices
+
+    def default_voice(self) -> VoiceChoice:
+        """csm:speaker-<csm.speaker>."""
+        return VoiceChoice(self.name, f"speaker-{self._config.speaker}")
+
+    def generation_stats(self) -> dict[str, int]:
+        """Worker counters (steps run, largest batch seen), for tests and diagnostics."""
+        worker = self._worker
+        return {} if worker is None else {"steps": worker.steps, "max_rows": worker.max_rows_seen}
+
+    async def synthesize(self, text: str, voice: VoiceChoice) -> AsyncGenerator[Pcm, None]:
+        """Stream one sentence in the requested voice (split further if it would not fit)."""
+        try:
+            await self.ready()
+        except EngineUnavailableError:
+            raise
+        except Exception as err:
+            raise EngineUnavailableError(f"CSM model failed to load: {err}") from err
+        prefix, speaker = self._resolve(voice)
+        for piece in self._fit_to_context(text, prefix, speaker):
+            async for pcm in self._generate(piece, prefix, speaker):
+                yield pcm
+
+    def _resolve(self, voice: VoiceChoice) -> tuple[VoicePrefix | None, int]:
+        profile: CsmVoiceProfile | None = self._profiles.get(voice.voice_id)
+        if profile is not None:
+            speaker = voice.speaker if voice.speaker is not None else profile.speaker
+            return self._prefixes.get(profile.name), speaker
+        number = voice.voice_id.removeprefix("speaker-")
+        if not number.isdigit():
+            raise EngineError(f"unknown CSM voice {voice.name!r}")
+        return None, voice.speaker if voice.speaker is not None else int(number)
+
+    def _fit_to_context(self, text: str, prefix: VoicePrefix | None, speaker: int) -> list[str]:
+        """Split text until prompt + frames fit the backbone's 2048 positions."""
+        assert self._prompts is not None
+        used = prefix.length if prefix is not None else 0
+        ids = self._prompts.text_ids(text, speaker)
+        needed = used + int(ids.shape[1]) + frame_budget(text, self._config.max_audio_s)
+        words = text.split()
+        if needed <= CONTEXT_LIMIT or len(words) < 2:
+            if used + int(ids.shape[1]) >= CONTEXT_LIMIT:
+                raise EngineError(
+                    "the voice reference clip and text do not fit CSM's 2048-position context; "
+                    "use a shorter reference_audio"
+                )
+            return [text]
+        half = len(words) // 2
+        return self._fit_to_context(" ".join(words[:half]), prefix, speaker) + self._fit_to_context(
+            " ".join(words[half:]), prefix, speaker
+        )
+
+    async def _generate(
+        self, text: str, prefix: VoicePrefix | None, speaker: int, max_frames: int | None = None
+    ) -> AsyncGenerator[Pcm, None]:
+        assert self._prompts is not None and self._worker is not None
+        ids = self._prompts.text_ids(text, speaker)
+        used = (prefix.length if prefix is not None else 0) + int(ids.shape[1])
+        budget = max_frames or frame_budget(text, self._config.max_audio_s)
+        budget = max(1, min(budget, CONTEXT_LIMIT - used))
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Delivery] = asyncio.Queue()
+
+        def deliver(item: Delivery) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        job = Job(ids, prefix, budget, deliver)
+        self._worker.submit(job)
+        trimmer = TrailingSilenceTrimmer(SAMPLE_RATE)
+        try:
+            while (item := await queue.get()) is not END:
+                if isinstance(item, BaseException):
+                    raise item
+                audible = trimmer.push(item)
+                if audible.size:
+                    yield audible
+        finally:
+            job.cancelled.set()
+        tail = trimmer.flush()
+        if tail.size:
+            yield tail
+
+    async def close(self) -> None:
+        """Stop the worker and free the model."""
+        if self._loading is not None and not self._loading.done():
+            self._loading.cancel()
+            with contextlib.suppress(BaseException):
+                await self._loading
+        if self._worker is not None:
+            await asyncio.to_thread(self._worker.stop)
+        self._worker = None
+        self._loaded = None
+        self._prefixes.clear()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def _log_load_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        _LOGGER.error("CSM could not be loaded: %s", task.exception())

@@ -1,0 +1,103 @@
+"""Loading CSM-1b: device and dtype choice, from_pretrained, and errors that say what to do."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ...config import CsmConfig
+from ..base import EngineUnavailableError
+
+_LOGGER = logging.getLogger(__name__)
+
+_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
+
+
+class ModelLoadError(EngineUnavailableError):
+    """The model could not be loaded; the message says how to fix it."""
+
+
+@dataclass
+class LoadedModel:
+    """The model, its processor, and where it runs."""
+
+    model: Any
+    processor: Any
+    device: torch.device
+    dtype: torch.dtype
+
+
+def resolve_device(setting: str) -> torch.device:
+    """csm.device → a torch device ('auto' = cuda when available, else cpu with a warning)."""
+    if setting == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        _LOGGER.warning(
+            "No CUDA GPU found: CSM runs on the CPU, far slower than real time "
+            "(check the NVIDIA runtime, or use the edge backend)"
+        )
+        return torch.device("cpu")
+    device = torch.device(setting)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError(
+            f"csm.device is {setting!r} but torch sees no CUDA GPU (torch {torch.__version__}); "
+            "check the NVIDIA driver/container runtime or set csm.device: auto"
+        )
+    if device.type == "cpu":
+        _LOGGER.warning("CSM on the CPU is far slower than real time")
+    return device
+
+
+def resolve_dtype(setting: str, device: torch.device) -> torch.dtype:
+    """csm.dtype for the device; the CPU always uses float32."""
+    if device.type == "cpu":
+        return torch.float32
+    return _DTYPES[setting]
+
+
+def describe_model_source(model_id: str) -> str:
+    """'local directory …' or 'hub id …', for messages."""
+    return f"local directory {model_id}" if Path(model_id).expanduser().is_dir() else f"hub id {model_id}"
+
+
+def load_model(config: CsmConfig) -> LoadedModel:
+    """Load processor and model with from_pretrained; Mimi stays float32."""
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+    )
+    from transformers import AutoProcessor, CsmForConditionalGeneration
+
+    device = resolve_device(config.device)
+    dtype = resolve_dtype(config.dtype, device)
+    source = str(Path(config.model).expanduser()) if Path(config.model).expanduser().is_dir() else config.model
+    try:
+        processor = AutoProcessor.from_pretrained(source)
+        model = CsmForConditionalGeneration.from_pretrained(
+            source, dtype=dtype, device_map=str(device)
+        )
+    except GatedRepoError as err:
+        raise ModelLoadError(
+            f"{config.model} is gated: accept the model terms on its Hugging Face page and set "
+            "HF_TOKEN, or set csm.model to a local directory with the model"
+        ) from err
+    except RepositoryNotFoundError as err:
+        raise ModelLoadError(
+            f"csm.model {config.model!r} is neither a directory nor a model on the Hugging Face "
+            "hub (check the spelling; private or gated models also need HF_TOKEN)"
+        ) from err
+    except (LocalEntryNotFoundError, OSError) as err:
+        raise ModelLoadError(
+            f"cannot load csm.model {config.model!r} ({type(err).__name__}): offline or not "
+            "downloaded; run `wyoming-verba download` with network access (and HF_TOKEN), or set "
+            "csm.model to a local directory"
+        ) from err
+    model.eval()
+    model.codec_model.to(torch.float32)
+    _LOGGER.info("Loaded CSM from %s on %s as %s", describe_model_source(source), device, dtype)
+    return LoadedModel(model, processor, device, dtype)
