@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
-from typing import Any
+import os
 
-import pytest
-import torch
-from wyoming.client import AsyncClient
-from wyoming.event import Event
+# Tests never reach a model hub: set before anything imports huggingface_hub.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
-from tests.fakes.fake_edge import FakeEdgeService
-from wyoming_verba.config import Config, parse_config
-from wyoming_verba.server import VerbaServer
+import asyncio  # noqa: E402
+from collections.abc import AsyncIterator, Awaitable, Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from wyoming.client import AsyncClient  # noqa: E402
+from wyoming.event import Event  # noqa: E402
+
+from tests.fakes.fake_edge import FakeEdgeService  # noqa: E402
+from wyoming_verba.config import Config, parse_config  # noqa: E402
+from wyoming_verba.server import VerbaServer  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -95,3 +101,29 @@ def types_of(events: list[Event]) -> list[str]:
             continue
         result.append(event.type)
     return result
+
+
+@pytest.fixture(scope="session")
+def tiny_csm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random CSM model saved to disk (loaded through from_pretrained by the tests)."""
+    from tests.fakes.tiny_csm import build_tiny_csm
+
+    return build_tiny_csm(tmp_path_factory.mktemp("tiny-csm"))
+
+
+@pytest.fixture(scope="session")
+def tiny_csm(tiny_csm_dir: Path) -> Any:
+    """(model, processor) loaded from the tiny model directory."""
+    from transformers import AutoProcessor, CsmForConditionalGeneration
+
+    model = CsmForConditionalGeneration.from_pretrained(tiny_csm_dir).eval()
+    return model, AutoProcessor.from_pretrained(tiny_csm_dir)
+
+
+@pytest.fixture
+def csm_config(tiny_csm_dir: Path) -> dict[str, Any]:
+    """Config sections for a server with CSM (tiny model, CPU, greedy) and Edge fallback."""
+    return {
+        "tts": {"backend": "csm", "fallback": "edge"},
+        "csm": {"model": str(tiny_csm_dir), "device": "cpu", "temperature": 0, "max_audio_s": 4},
+    }

@@ -1,0 +1,157 @@
+"""CSM through the real server: streaming, sample counts, Describe, voices, fallback, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from wyoming.client import AsyncClient
+from wyoming.info import Describe, Info
+from wyoming.tts import Synthesize, SynthesizeVoice
+
+from tests.fakes.fake_edge import FakeEdgeService, decoded_samples
+from wyoming_verba.engines.csm.engine import frame_budget
+from wyoming_verba.engines.csm.frames import FrameModel
+from wyoming_verba.text import split_sentences
+
+from .conftest import ServerFactory, audio_of, merge, read_until, types_of, uri_of
+from .csm_helpers import write_wav
+
+TEXT = "Hello there. The lights in the kitchen are now off."
+
+
+async def ready(server: Any) -> Any:
+    engine = server.service.engines["csm"]
+    await engine.ready()
+    return engine
+
+
+async def test_csm_streams_and_sample_count_is_frames_times_1920(
+    start_server: ServerFactory, csm_config: dict[str, Any]
+) -> None:
+    server = await start_server(csm_config)
+    engine = await ready(server)
+    async with AsyncClient.from_uri(uri_of(server)) as client:
+        started = time.perf_counter()
+        await client.write_event(Synthesize(TEXT).event())
+        events = await read_until(client, "audio-chunk")
+        first_at = time.perf_counter() - started
+        steps_at_first_audio = engine.generation_stats()["steps"]
+        events += await read_until(client, "audio-stop")
+        total = time.perf_counter() - started
+    assert types_of(events) == ["audio-start", "audio-chunk", "audio-stop"]
+    assert events[0].data["rate"] == 24000
+    frames = sum(frame_budget(s, 4) for s in split_sentences(TEXT))  # random weights: no EOS
+    assert len(audio_of(events)) // 2 == frames * 1920
+    # The first chunk left while most frames were still to be generated.
+    assert steps_at_first_audio < frames / 2
+    assert first_at < total / 3
+
+
+async def test_describe_answers_during_generation_and_lists_csm_voices(
+    start_server: ServerFactory, csm_config: dict[str, Any], tmp_path: Path
+) -> None:
+    clip = write_wav(tmp_path / "narrator.wav", 1.0)
+    config = merge(csm_config, {"csm": {"voices": [
+        {"name": "narrator", "speaker": 1, "reference_audio": str(clip), "reference_text": "I read stories."},
+    ]}})
+    server = await start_server(config)
+    await ready(server)
+    async with AsyncClient.from_uri(uri_of(server)) as busy, AsyncClient.from_uri(uri_of(server)) as other:
+        await busy.write_event(Synthesize("A longer sentence that keeps the model busy for a while.").event())
+        await read_until(busy, "audio-chunk")
+        started = time.perf_counter()
+        await other.write_event(Describe().event())
+        info = Info.from_event((await read_until(other, "info"))[-1])
+        assert time.perf_counter() - started < 0.5
+        rest = await read_until(busy, "audio-stop")
+        assert any(e.type == "audio-chunk" for e in rest)
+    voices = {voice.name: voice.languages for voice in info.tts[0].voices}
+    assert voices["csm:speaker-0"] == ["en"]
+    assert voices["csm:narrator"] == ["en"]
+    assert "edge:en-US-AriaNeural" in voices
+
+
+async def test_voice_profile_and_speaker_override(
+    start_server: ServerFactory, csm_config: dict[str, Any], tmp_path: Path
+) -> None:
+    clip = write_wav(tmp_path / "narrator.wav", 1.0)
+    config = merge(csm_config, {"csm": {"voices": [
+        {"name": "narrator", "speaker": 1, "reference_audio": str(clip), "reference_text": "I read stories."},
+    ]}})
+    server = await start_server(config)
+    await ready(server)
+    results = {}
+    async with AsyncClient.from_uri(uri_of(server)) as client:
+        for name, speaker in (("csm:narrator", None), ("csm:narrator", "1"), ("csm:speaker-0", None)):
+            await client.write_event(Synthesize("Good night.", voice=SynthesizeVoice(name, speaker=speaker)).event())
+            results[(name, speaker)] = audio_of(await read_until(client, "audio-stop"))
+    # Same voice, same greedy output; speaker 1 is the profile's own speaker.
+    assert results[("csm:narrator", None)] == results[("csm:narrator", "1")]
+    assert results[("csm:narrator", None)] != results[("csm:speaker-0", None)]
+
+
+async def test_out_of_memory_falls_back_to_edge(
+    start_server: ServerFactory, csm_config: dict[str, Any], fake_edge: FakeEdgeService,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = await start_server(csm_config)
+    await ready(server)
+
+    def out_of_memory(*_args: Any, **_kwargs: Any) -> torch.Tensor:
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 8.00 GiB")
+
+    monkeypatch.setattr(FrameModel, "frame", out_of_memory)
+    async with AsyncClient.from_uri(uri_of(server)) as client:
+        await client.write_event(Synthesize("Lights off.").event())
+        events = await read_until(client, "audio-stop")
+    assert types_of(events) == ["audio-start", "audio-chunk", "audio-stop"]
+    assert [r.text for r in fake_edge.requests] == ["Lights off."]
+    assert len(audio_of(events)) // 2 == decoded_samples(fake_edge.requests[0].mp3)
+
+
+async def test_without_fallback_the_error_reaches_the_client(
+    start_server: ServerFactory, csm_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = await start_server(merge(csm_config, {"tts": {"fallback": "none"}}))
+    await ready(server)
+    monkeypatch.setattr(FrameModel, "frame", lambda *a, **k: (_ for _ in ()).throw(torch.OutOfMemoryError("CUDA out of memory")))
+    async with AsyncClient.from_uri(uri_of(server)) as client:
+        await client.write_event(Synthesize("Lights off.").event())
+        events = await read_until(client, "error")
+        assert "out of GPU memory" in events[-1].data["text"]
+        monkeypatch.undo()
+        await client.write_event(Synthesize("Lights on.").event())
+        assert types_of(await read_until(client, "audio-stop"))[-1] == "audio-stop"
+
+
+async def test_missing_model_falls_back_and_says_what_to_do(
+    start_server: ServerFactory, fake_edge: FakeEdgeService, caplog: pytest.LogCaptureFixture,
+) -> None:
+    # sesame/csm-1b is not in the cache and HF_HUB_OFFLINE=1 (conftest): loading fails at once.
+    server = await start_server({"tts": {"backend": "csm"}, "csm": {"device": "cpu"}})
+    async with AsyncClient.from_uri(uri_of(server)) as client:
+        await client.write_event(Describe().event())
+        assert (await read_until(client, "info"))[-1].type == "info"
+        await client.write_event(Synthesize("Hi.").event())
+        events = await read_until(client, "audio-stop")
+    assert len(audio_of(events)) // 2 == decoded_samples(fake_edge.requests[0].mp3)
+    await asyncio.sleep(0)
+    assert "wyoming-verba download" in caplog.text
+
+
+async def test_lazy_loading_loads_on_first_request(
+    start_server: ServerFactory, csm_config: dict[str, Any]
+) -> None:
+    server = await start_server(merge(csm_config, {"csm": {"preload": False}}))
+    engine = server.service.engines["csm"]
+    assert engine.generation_stats() == {}
+    async with AsyncClient.from_uri(uri_of(server)) as client:
+        await client.write_event(Synthesize("Hi.", voice=SynthesizeVoice("csm:speaker-1")).event())
+        events = await read_until(client, "audio-stop")
+    assert len(audio_of(events)) // 2 == frame_budget("Hi.", 4) * 1920
+    assert engine.generation_stats()["steps"] > 0
