@@ -123,7 +123,9 @@ def build_tiny_csm(path: Path, seed: int = 0, num_codebooks: int = 32) -> Path:
     """Write processor + model to `path` and return it."""
     torch.manual_seed(seed)
     tokenizer = build_tokenizer()
-    feature_extractor = EncodecFeatureExtractor(feature_size=1, sampling_rate=24000, padding_value=0.0)
+    feature_extractor = EncodecFeatureExtractor(
+        feature_size=1, sampling_rate=24000, padding_value=0.0
+    )
     processor = CsmProcessor(feature_extractor, tokenizer, chat_template=CHAT_TEMPLATE)
     model = CsmForConditionalGeneration(tiny_config(tokenizer, num_codebooks)).eval()
     with torch.no_grad():

@@ -8,19 +8,19 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
-import asyncio  # noqa: E402
-from collections.abc import AsyncIterator, Awaitable, Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from wyoming.client import AsyncClient  # noqa: E402
-from wyoming.event import Event  # noqa: E402
+import pytest
+import torch
+from wyoming.client import AsyncClient
+from wyoming.event import Event
 
-from tests.fakes.fake_edge import FakeEdgeService  # noqa: E402
-from wyoming_verba.config import Config, parse_config  # noqa: E402
-from wyoming_verba.server import VerbaServer  # noqa: E402
+from tests.fakes.fake_edge import FakeEdgeService
+from wyoming_verba.config import Config, parse_config
+from wyoming_verba.server import VerbaServer
 
 torch.set_num_threads(1)
 

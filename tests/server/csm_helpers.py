@@ -14,7 +14,9 @@ from wyoming_verba.engines.csm.frames import FrameModel, Sampling
 GREEDY = Sampling(temperature=0.0, top_k=0)
 
 
-def loop_codes(frames: FrameModel, embeds: torch.Tensor, count: int, cache: Any = None) -> torch.Tensor:
+def loop_codes(
+    frames: FrameModel, embeds: torch.Tensor, count: int, cache: Any = None
+) -> torch.Tensor:
     """Greedy frames from prompt embeddings with our own loop: (1, count, num_codebooks)."""
     cache = cache if cache is not None else frames.new_cache()
     hidden = frames.backbone(embeds, cache)

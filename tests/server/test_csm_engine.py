@@ -56,13 +56,30 @@ async def test_describe_answers_during_generation_and_lists_csm_voices(
     start_server: ServerFactory, csm_config: dict[str, Any], tmp_path: Path
 ) -> None:
     clip = write_wav(tmp_path / "narrator.wav", 1.0)
-    config = merge(csm_config, {"csm": {"voices": [
-        {"name": "narrator", "speaker": 1, "reference_audio": str(clip), "reference_text": "I read stories."},
-    ]}})
+    config = merge(
+        csm_config,
+        {
+            "csm": {
+                "voices": [
+                    {
+                        "name": "narrator",
+                        "speaker": 1,
+                        "reference_audio": str(clip),
+                        "reference_text": "I read stories.",
+                    },
+                ]
+            }
+        },
+    )
     server = await start_server(config)
     await ready(server)
-    async with AsyncClient.from_uri(uri_of(server)) as busy, AsyncClient.from_uri(uri_of(server)) as other:
-        await busy.write_event(Synthesize("A longer sentence that keeps the model busy for a while.").event())
+    async with (
+        AsyncClient.from_uri(uri_of(server)) as busy,
+        AsyncClient.from_uri(uri_of(server)) as other,
+    ):
+        await busy.write_event(
+            Synthesize("A longer sentence that keeps the model busy for a while.").event()
+        )
         await read_until(busy, "audio-chunk")
         started = time.perf_counter()
         await other.write_event(Describe().event())
@@ -80,15 +97,33 @@ async def test_voice_profile_and_speaker_override(
     start_server: ServerFactory, csm_config: dict[str, Any], tmp_path: Path
 ) -> None:
     clip = write_wav(tmp_path / "narrator.wav", 1.0)
-    config = merge(csm_config, {"csm": {"voices": [
-        {"name": "narrator", "speaker": 1, "reference_audio": str(clip), "reference_text": "I read stories."},
-    ]}})
+    config = merge(
+        csm_config,
+        {
+            "csm": {
+                "voices": [
+                    {
+                        "name": "narrator",
+                        "speaker": 1,
+                        "reference_audio": str(clip),
+                        "reference_text": "I read stories.",
+                    },
+                ]
+            }
+        },
+    )
     server = await start_server(config)
     await ready(server)
     results = {}
     async with AsyncClient.from_uri(uri_of(server)) as client:
-        for name, speaker in (("csm:narrator", None), ("csm:narrator", "1"), ("csm:speaker-0", None)):
-            await client.write_event(Synthesize("Good night.", voice=SynthesizeVoice(name, speaker=speaker)).event())
+        for name, speaker in (
+            ("csm:narrator", None),
+            ("csm:narrator", "1"),
+            ("csm:speaker-0", None),
+        ):
+            await client.write_event(
+                Synthesize("Good night.", voice=SynthesizeVoice(name, speaker=speaker)).event()
+            )
             results[(name, speaker)] = audio_of(await read_until(client, "audio-stop"))
     # Same voice, same greedy output; speaker 1 is the profile's own speaker.
     assert results[("csm:narrator", None)] == results[("csm:narrator", "1")]
@@ -96,7 +131,9 @@ async def test_voice_profile_and_speaker_override(
 
 
 async def test_out_of_memory_falls_back_to_edge(
-    start_server: ServerFactory, csm_config: dict[str, Any], fake_edge: FakeEdgeService,
+    start_server: ServerFactory,
+    csm_config: dict[str, Any],
+    fake_edge: FakeEdgeService,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     server = await start_server(csm_config)
@@ -119,7 +156,11 @@ async def test_without_fallback_the_error_reaches_the_client(
 ) -> None:
     server = await start_server(merge(csm_config, {"tts": {"fallback": "none"}}))
     await ready(server)
-    monkeypatch.setattr(FrameModel, "frame", lambda *a, **k: (_ for _ in ()).throw(torch.OutOfMemoryError("CUDA out of memory")))
+    monkeypatch.setattr(
+        FrameModel,
+        "frame",
+        lambda *a, **k: (_ for _ in ()).throw(torch.OutOfMemoryError("CUDA out of memory")),
+    )
     async with AsyncClient.from_uri(uri_of(server)) as client:
         await client.write_event(Synthesize("Lights off.").event())
         events = await read_until(client, "error")
@@ -130,7 +171,9 @@ async def test_without_fallback_the_error_reaches_the_client(
 
 
 async def test_missing_model_falls_back_and_says_what_to_do(
-    start_server: ServerFactory, fake_edge: FakeEdgeService, caplog: pytest.LogCaptureFixture,
+    start_server: ServerFactory,
+    fake_edge: FakeEdgeService,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     # sesame/csm-1b is not in the cache and HF_HUB_OFFLINE=1 (conftest): loading fails at once.
     server = await start_server({"tts": {"backend": "csm"}, "csm": {"device": "cpu"}})

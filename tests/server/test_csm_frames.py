@@ -23,7 +23,9 @@ def prompt(processor: Any, text: str, speaker: int = 0) -> dict[str, torch.Tenso
 def test_greedy_codes_identical_to_generate(tiny_csm: Any) -> None:
     model, processor = tiny_csm
     inputs = prompt(processor, "The kitchen lights are now off.")
-    expected = model.generate(**inputs, max_new_tokens=40, do_sample=False, depth_decoder_do_sample=False)
+    expected = model.generate(
+        **inputs, max_new_tokens=40, do_sample=False, depth_decoder_do_sample=False
+    )
     frames = FrameModel(model)
     ours = loop_codes(frames, frames.embed_prompt(inputs["input_ids"]), 40)
     assert expected.shape == ours.shape == (1, 40, 32)
@@ -40,12 +42,19 @@ def test_prefix_cache_equals_full_conversation(tiny_csm: Any, tmp_path: Path) ->
     from wyoming_verba.engines.csm.prompts import load_reference_audio
 
     conversation = [
-        {"role": "1", "content": [{"type": "text", "text": "This is how I sound."},
-                                  {"type": "audio", "path": load_reference_audio(clip)}]},
+        {
+            "role": "1",
+            "content": [
+                {"type": "text", "text": "This is how I sound."},
+                {"type": "audio", "path": load_reference_audio(clip)},
+            ],
+        },
         {"role": "1", "content": [{"type": "text", "text": "And now something new."}]},
     ]
     full = processor.apply_chat_template(conversation, tokenize=True, return_dict=True)
-    expected = model.generate(**full, max_new_tokens=20, do_sample=False, depth_decoder_do_sample=False)
+    expected = model.generate(
+        **full, max_new_tokens=20, do_sample=False, depth_decoder_do_sample=False
+    )
 
     ids = builder.text_ids("And now something new.", 1)
     assert prefix.length + ids.shape[1] == full["input_ids"].shape[1]
@@ -83,9 +92,13 @@ def test_end_of_audio_frame_detection_matches_generate(tiny_csm: Any, tmp_path: 
         with torch.no_grad():
             head.zero_()  # codebooks 1..31 always 0: a frame ends audio exactly when codebook 0 is 0
         inputs = prompt(processor, "Short.")
-        generated = model.generate(**inputs, max_new_tokens=30, do_sample=False,
-                                   depth_decoder_do_sample=False,
-                                   logits_processor=LogitsProcessorList([ForceEndAfter(5, 0)]))
+        generated = model.generate(
+            **inputs,
+            max_new_tokens=30,
+            do_sample=False,
+            depth_decoder_do_sample=False,
+            logits_processor=LogitsProcessorList([ForceEndAfter(5, 0)]),
+        )
         assert generated.shape[1] == 6 and bool(frames.is_end(generated[:, -1]).all())
         ours = loop_codes(frames, frames.embed_prompt(inputs["input_ids"]), 5)
         assert torch.equal(generated[:, :5], ours)

@@ -32,7 +32,11 @@ class Collector:
 
     @property
     def samples(self) -> int:
-        return sum(item.size for item in self.items if item is not None and not isinstance(item, BaseException))
+        return sum(
+            item.size
+            for item in self.items
+            if item is not None and not isinstance(item, BaseException)
+        )
 
 
 @pytest.fixture
@@ -46,7 +50,9 @@ def worker_parts(tiny_csm: Any) -> Iterator[tuple[FrameModel, PromptBuilder, Gen
     worker.stop()
 
 
-def run_job(worker: GenerationWorker, prompts: PromptBuilder, text: str, frames: int) -> tuple[Job, Collector]:
+def run_job(
+    worker: GenerationWorker, prompts: PromptBuilder, text: str, frames: int
+) -> tuple[Job, Collector]:
     collector = Collector()
     job = Job(prompts.text_ids(text, 0), None, frames, collector)
     worker.submit(job)
@@ -69,19 +75,21 @@ def test_single_job_matches_our_loop_and_frame_count(worker_parts: Any) -> None:
 
 def test_batched_jobs_give_the_same_codes_as_single_runs(worker_parts: Any) -> None:
     frames, prompts, worker = worker_parts
-    singles = [loop_codes(frames, frames.embed_prompt(prompts.text_ids(t, 0)), 15)[0] for t in TEXTS]
+    singles = [
+        loop_codes(frames, frames.embed_prompt(prompts.text_ids(t, 0)), 15)[0] for t in TEXTS
+    ]
     jobs = [run_job(worker, prompts, text, 15) for text in TEXTS]
-    for job, collector in jobs:
+    for _job, collector in jobs:
         assert collector.done.wait(60)
         assert collector.samples == 15 * FRAME_SAMPLES
     assert worker.max_rows_seen >= 2, "the jobs were not batched"
-    for (job, _), expected in zip(jobs, singles, strict=True):
+    for (job, _collector), expected in zip(jobs, singles, strict=True):
         assert torch.equal(torch.stack(job.frames), expected)
 
 
 def test_cancelled_job_stops_within_a_frame(worker_parts: Any) -> None:
     _frames, prompts, worker = worker_parts
-    job, collector = run_job(worker, prompts, TEXTS[1], 400)
+    job, _collector = run_job(worker, prompts, TEXTS[1], 400)
     deadline = time.monotonic() + 30
     while len(job.frames) < 3 and time.monotonic() < deadline:
         time.sleep(0.005)
@@ -98,7 +106,10 @@ def test_cancelled_job_stops_within_a_frame(worker_parts: Any) -> None:
 def test_end_of_audio_on_the_first_frame_gives_no_audio(worker_parts: Any, tiny_csm: Any) -> None:
     model, _ = tiny_csm
     _frames, prompts, worker = worker_parts
-    saved = (model.lm_head.weight.detach().clone(), model.depth_decoder.codebooks_head.weight.detach().clone())
+    saved = (
+        model.lm_head.weight.detach().clone(),
+        model.depth_decoder.codebooks_head.weight.detach().clone(),
+    )
     try:
         with torch.no_grad():
             model.lm_head.weight.zero_()
@@ -113,12 +124,16 @@ def test_end_of_audio_on_the_first_frame_gives_no_audio(worker_parts: Any, tiny_
             model.depth_decoder.codebooks_head.weight.copy_(saved[1])
 
 
-def test_end_of_audio_mid_sentence_ends_that_row(worker_parts: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    frames, prompts, worker = worker_parts
+def test_end_of_audio_mid_sentence_ends_that_row(
+    worker_parts: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _frames, prompts, worker = worker_parts
     real = FrameModel.frame
     calls = {"n": 0}
 
-    def ending_after_four(self: FrameModel, hidden: torch.Tensor, sampling: Sampling, generator: Any = None) -> torch.Tensor:
+    def ending_after_four(
+        self: FrameModel, hidden: torch.Tensor, sampling: Sampling, generator: Any = None
+    ) -> torch.Tensor:
         calls["n"] += 1
         out = real(self, hidden, sampling, generator)
         if calls["n"] == 5:
@@ -139,7 +154,9 @@ def test_out_of_memory_fails_the_rows_and_the_worker_survives(
     real = FrameModel.frame
     state = {"raised": False}
 
-    def out_of_memory_once(self: FrameModel, hidden: torch.Tensor, sampling: Sampling, generator: Any = None) -> torch.Tensor:
+    def out_of_memory_once(
+        self: FrameModel, hidden: torch.Tensor, sampling: Sampling, generator: Any = None
+    ) -> torch.Tensor:
         if not state["raised"]:
             state["raised"] = True
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")

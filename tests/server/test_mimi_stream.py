@@ -30,5 +30,7 @@ def test_independent_chunks_would_be_wrong(tiny_csm: Any) -> None:
     codes = torch.randint(1, 64, (1, 32, 20), generator=torch.Generator().manual_seed(7))
     with torch.no_grad():
         whole = codec.decode(codes).audio_values[0, 0]
-        naive = torch.cat([codec.decode(codes[..., i : i + 2]).audio_values[0, 0] for i in range(0, 20, 2)])
+        naive = torch.cat(
+            [codec.decode(codes[..., i : i + 2]).audio_values[0, 0] for i in range(0, 20, 2)]
+        )
     assert (naive - whole).abs().max() > 1e-2 * whole.abs().max()

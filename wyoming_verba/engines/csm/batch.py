@@ -51,7 +51,9 @@ class Batch(Generic[RowT]):
         total = max(self._mask.shape[1], length)
         for mine, theirs in zip(self._cache.layers, cache.layers, strict=True):
             mine.keys = torch.cat([_pad_left(mine.keys, total), _pad_left(theirs.keys, total)])
-            mine.values = torch.cat([_pad_left(mine.values, total), _pad_left(theirs.values, total)])
+            mine.values = torch.cat(
+                [_pad_left(mine.values, total), _pad_left(theirs.values, total)]
+            )
         row_mask = torch.ones(1, length, dtype=torch.long, device=device)
         self._mask = torch.cat(
             [
@@ -68,7 +70,13 @@ class Batch(Generic[RowT]):
         if len(indices) == len(self.rows):
             return
         if not indices:
-            self.rows, self._cache, self._mask, self._positions, self.hidden = [], None, None, None, None
+            self.rows, self._cache, self._mask, self._positions, self.hidden = (
+                [],
+                None,
+                None,
+                None,
+                None,
+            )
             return
         assert self._mask is not None and self._positions is not None and self.hidden is not None
         index = torch.tensor(indices, device=self.hidden.device)

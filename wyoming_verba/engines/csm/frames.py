@@ -48,7 +48,9 @@ class FrameModel:
         self._depth_vocab: int = depth.model.vocab_size
         self._heads = depth.codebooks_head.weight  # (num_codebooks - 1, hidden, vocab)
         self._positions = torch.arange(self.num_codebooks + 1, device=self.device)[None]
-        probe = torch.zeros(1, 1, depth.config.hidden_size, device=self.device, dtype=self._heads.dtype)
+        probe = torch.zeros(
+            1, 1, depth.config.hidden_size, device=self.device, dtype=self._heads.dtype
+        )
         self._cos, self._sin = depth.model.rotary_emb(probe, self._positions)
         self._layers = list(depth.model.layers)
 
@@ -93,7 +95,7 @@ class FrameModel:
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Run the backbone over `embeds` (batch, n, hidden); return the last hidden state per row."""
+        """Run the backbone over `embeds` (batch, n, hidden); return each row's last state."""
         out = self.model.backbone_model(
             inputs_embeds=embeds,
             cache=cache,

@@ -61,26 +61,35 @@ def resolve_dtype(setting: str, device: torch.device) -> torch.dtype:
 
 def describe_model_source(model_id: str) -> str:
     """'local directory …' or 'hub id …', for messages."""
-    return f"local directory {model_id}" if Path(model_id).expanduser().is_dir() else f"hub id {model_id}"
+    return (
+        f"local directory {model_id}"
+        if Path(model_id).expanduser().is_dir()
+        else f"hub id {model_id}"
+    )
 
 
 def load_model(config: CsmConfig) -> LoadedModel:
     """Load processor and model with from_pretrained; Mimi stays float32."""
+    import transformers
     from huggingface_hub.errors import (
         GatedRepoError,
         LocalEntryNotFoundError,
         RepositoryNotFoundError,
     )
-    from transformers import AutoProcessor, CsmForConditionalGeneration
+
+    auto_processor: Any = transformers.AutoProcessor
+    csm_model: Any = transformers.CsmForConditionalGeneration
 
     device = resolve_device(config.device)
     dtype = resolve_dtype(config.dtype, device)
-    source = str(Path(config.model).expanduser()) if Path(config.model).expanduser().is_dir() else config.model
+    source = (
+        str(Path(config.model).expanduser())
+        if Path(config.model).expanduser().is_dir()
+        else config.model
+    )
     try:
-        processor = AutoProcessor.from_pretrained(source)
-        model = CsmForConditionalGeneration.from_pretrained(
-            source, dtype=dtype, device_map=str(device)
-        )
+        processor = auto_processor.from_pretrained(source)
+        model = csm_model.from_pretrained(source, dtype=dtype, device_map=str(device))
     except GatedRepoError as err:
         raise ModelLoadError(
             f"{config.model} is gated: accept the model terms on its Hugging Face page and set "

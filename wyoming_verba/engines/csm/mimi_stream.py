@@ -1,6 +1,6 @@
 """Exact streaming decode for transformers' Mimi codec: frames in, audio out, no seams.
 
-transformers' Mimi decoder only streams its transformer (through a KV cache); its causal convolutions
+transformers' Mimi decoder streams only its transformer (through a KV cache); its causal convs
 and transposed convolutions keep no state, so decoding chunks independently is wrong at every chunk
 boundary. This decoder walks the same modules with the state they need: the last K-1 input samples
 of every causal convolution, the overlap-add tail of every transposed convolution, and the
@@ -34,7 +34,7 @@ class StreamingMimiDecoder:
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        """Audio (float32, 1-D) for the given new frames; codes: (num_codebooks, n) or (1, nc, n)."""
+        """Float32 audio (1-D) for new frames; codes: (codebooks, n) or (1, codebooks, n)."""
         if codes.dim() == 2:
             codes = codes.unsqueeze(0)
         latents = self._codec.quantizer.decode(codes)
@@ -53,7 +53,7 @@ class StreamingMimiDecoder:
             hidden = self._apply(layer, hidden)
         return hidden[0, 0].float()
 
-    def _apply(self, layer: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
+    def _apply(self, layer: Any, hidden: torch.Tensor) -> torch.Tensor:
         kind = type(layer).__name__
         if kind == "MimiConv1d":
             return self._conv(layer, hidden)

@@ -95,7 +95,7 @@ class GenerationWorker:
                 self._admit()
                 if len(self._batch):
                     self._step()
-            except Exception as err:  # noqa: BLE001 - the thread must survive any failure
+            except Exception as err:
                 self._fail_all(err)
         for row in self._batch.rows:
             row.job.deliver(END)
