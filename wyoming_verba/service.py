@@ -55,7 +55,9 @@ class SpeechService:
         self._refresh()
 
     def _refresh(self) -> None:
-        voices = {name: engine.voices() for name, engine in self.engines.items()}
+        # The default backend's voices come first; each engine lists its default voice first.
+        order = sorted(self.engines, key=lambda name: name != self._config.tts.backend)
+        voices = {name: self.engines[name].voices() for name in order}
         defaults = {name: engine.default_voice() for name, engine in self.engines.items()}
         self._catalog = VoiceCatalog(voices, defaults, self._config.tts.backend)
         self._info = build_info(voice for items in voices.values() for voice in items)

@@ -156,6 +156,7 @@ class FakeEdgeService:
                     "voice": r.voice,
                     "text": r.text,
                     "mp3_bytes": len(r.mp3),
+                    "finished": r.finished,
                     "samples": decoded_samples(r.mp3) if r.mp3 else 0,
                 }
                 for r in self.requests

@@ -66,8 +66,9 @@ class EdgeEngine:
         _LOGGER.info("Edge TTS ready with %d voices", len(self._voices))
 
     def voices(self) -> list[VoiceInfo]:
-        """Voices as 'edge:<ShortName>' with their locale."""
-        return list(self._voices)
+        """Voices as 'edge:<ShortName>' with their locale; the default voice comes first."""
+        default = [v for v in self._voices if v.voice_id == self._config.voice]
+        return default + [v for v in self._voices if v.voice_id != self._config.voice]
 
     def default_voice(self) -> VoiceChoice:
         """The configured edge.voice."""

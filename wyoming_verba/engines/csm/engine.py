@@ -91,8 +91,8 @@ class CsmEngine:
             pass
 
     def voices(self) -> list[VoiceInfo]:
-        """csm:speaker-<n> (default speaker, 0 and 1) and csm:<profile> for every profile."""
-        speakers = sorted({0, 1, self._config.speaker})
+        """csm:speaker-<n> (the default speaker first, then 0 and 1) and csm:<profile> voices."""
+        speakers = [self._config.speaker] + [n for n in (0, 1) if n != self._config.speaker]
         voices = [
             VoiceInfo("csm", f"speaker-{n}", f"CSM speaker {n} (no reference: varies)", ("en",))
             for n in speakers

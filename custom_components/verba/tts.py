@@ -1,0 +1,127 @@
+"""The Verba text-to-speech entity: whole-message and streaming synthesis."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Mapping
+from typing import Any
+
+from homeassistant.components.tts import ATTR_VOICE, TextToSpeechEntity, TtsAudioType, Voice
+from homeassistant.components.tts.entity import TTSAudioRequest, TTSAudioResponse
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from . import VerbaConfigEntry
+from .api import AudioFormat, CannotConnect, SynthesisError
+from .const import ATTR_SPEAKER, DOMAIN
+from .entity import VerbaEntity
+from .settings import Settings
+from .wav import streaming_wav_header, wav_bytes
+
+PARALLEL_UPDATES = 0
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: VerbaConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """One TTS entity per server."""
+    async_add_entities([VerbaTtsEntity(entry)])
+
+
+def _error(err: Exception) -> HomeAssistantError:
+    if isinstance(err, SynthesisError):
+        return HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="synthesis_failed",
+            translation_placeholders={"error": str(err)},
+        )
+    return HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key="server_unreachable",
+        translation_placeholders={"error": str(err) or type(err).__name__},
+    )
+
+
+class VerbaTtsEntity(VerbaEntity, TextToSpeechEntity):
+    """Speech from a wyoming_verba server, with the backend/voice/speaker from the options."""
+
+    _attr_translation_key = "speech"
+    _attr_supported_options = [ATTR_VOICE, ATTR_SPEAKER]
+
+    def __init__(self, entry: VerbaConfigEntry) -> None:
+        """Languages come from the server's voices."""
+        super().__init__(entry, "tts")
+        self._attr_supported_languages = entry.runtime_data.info.languages
+
+    @property
+    def _settings(self) -> Settings:
+        return Settings.from_options(self._entry.options, self._entry.runtime_data.info)
+
+    @property
+    def default_language(self) -> str:
+        """The language of the voice in use."""
+        info = self._entry.runtime_data.info
+        name = self._settings.request_voice(info)
+        voice = next((v for v in info.voices if v.name == name), None)
+        if voice is not None and voice.languages:
+            return voice.languages[0]
+        return self._attr_supported_languages[0] if self._attr_supported_languages else "en"
+
+    @callback
+    def async_get_supported_voices(self, language: str) -> list[Voice] | None:
+        """Voices of the chosen backend that speak `language`."""
+        info = self._entry.runtime_data.info
+        voices = [
+            Voice(voice_id=v.name, name=v.description)
+            for v in info.voices_of(self._settings.backend)
+            if language in v.languages
+        ]
+        return voices or None
+
+    def _voice_and_speaker(self, options: Mapping[str, Any]) -> tuple[str | None, str | None]:
+        settings = self._settings
+        voice = options.get(ATTR_VOICE) or settings.request_voice(self._entry.runtime_data.info)
+        speaker = options.get(ATTR_SPEAKER)
+        if speaker is None and voice is not None and voice.startswith("csm:"):
+            speaker = settings.speaker
+        return voice, (str(speaker) if speaker not in (None, "") else None)
+
+    async def async_get_tts_audio(
+        self, message: str, language: str, options: dict[str, Any]
+    ) -> TtsAudioType:
+        """Whole message in, complete WAV out."""
+        voice, speaker = self._voice_and_speaker(options)
+        audio_format = AudioFormat()
+        client = self._entry.runtime_data.client
+        try:
+            pcm = b"".join(
+                [chunk async for chunk in client.stream(message, voice, speaker, audio_format)]
+            )
+        except (SynthesisError, CannotConnect) as err:
+            raise _error(err) from err
+        return "wav", wav_bytes(pcm, audio_format)
+
+    async def async_stream_tts_audio(self, request: TTSAudioRequest) -> TTSAudioResponse:
+        """Text in as it arrives (synthesize-start/chunk/stop), WAV out as audio is produced."""
+        voice, speaker = self._voice_and_speaker(request.options)
+        client = self._entry.runtime_data.client
+
+        async def data_gen() -> AsyncGenerator[bytes]:
+            audio_format = AudioFormat()
+            header_sent = False
+            try:
+                async for chunk in client.stream(
+                    request.message_gen, voice, speaker, audio_format
+                ):
+                    if not header_sent:
+                        header_sent = True
+                        yield streaming_wav_header(audio_format)
+                    yield chunk
+            except (SynthesisError, CannotConnect) as err:
+                raise _error(err) from err
+            if not header_sent:
+                yield streaming_wav_header(audio_format)
+
+        return TTSAudioResponse("wav", data_gen())
