@@ -248,8 +248,9 @@ def main() -> None:
         if key in results:
             r = results[key]
             print(
-                f"[{key}] {args.stream_frames / 12.5:g} s of audio: first audio {r['first_audio_s'] * 1000:.0f} ms, total "
-                f"{r['total_s_10s_audio']:.2f} s, fraction {r['first_audio_fraction_of_total']:.3f} "
+                f"[{key}] {args.stream_frames / 12.5:g} s of audio: first audio "
+                f"{r['first_audio_s'] * 1000:.0f} ms, total {r['total_s_10s_audio']:.2f} s, "
+                f"fraction {r['first_audio_fraction_of_total']:.3f} "
                 f"(target <= 0.1), RTF {r['rtf']:.3f}; 4 concurrent vs 1: "
                 f"{r['four_vs_one_wall_ratio']:.2f}x (target <= 1.5x)"
                 + (f"; peak VRAM {r['peak_vram_gib']:.2f} GiB" if "peak_vram_gib" in r else "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -51,7 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--plot", type=Path)
 
     health = commands.add_parser("health", help="exit 0 if the server answers Describe")
-    health.add_argument("--uri", default="tcp://127.0.0.1:10200")
+    health.add_argument(
+        "--uri", default=os.environ.get("VERBA_HEALTH_URI", "tcp://127.0.0.1:10200")
+    )
     health.add_argument("--timeout", type=float, default=5)
 
     download = commands.add_parser("download", help="fetch the CSM model into the HF cache")

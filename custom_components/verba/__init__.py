@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_HOST, CONF_PORT, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryNotReady
 
-from .api import CannotConnect, NotVerbaServer, ServerInfo, VerbaClient
+from .api import CannotConnectError, NotVerbaServerError, ServerInfo, VerbaClient
 from .const import DOMAIN
 
 PLATFORMS: list[Platform] = [Platform.SELECT, Platform.TTS]
@@ -23,7 +24,7 @@ class VerbaData:
     info: ServerInfo
 
 
-type VerbaConfigEntry = ConfigEntry[VerbaData]
+VerbaConfigEntry: TypeAlias = ConfigEntry[VerbaData]
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: VerbaConfigEntry) -> bool:
@@ -31,7 +32,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: VerbaConfigEntry) -> boo
     client = VerbaClient(entry.data[CONF_HOST], entry.data[CONF_PORT])
     try:
         info = await client.describe()
-    except CannotConnect as err:
+    except CannotConnectError as err:
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
             translation_key="cannot_connect",
@@ -40,7 +41,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: VerbaConfigEntry) -> boo
                 "port": str(entry.data[CONF_PORT]),
             },
         ) from err
-    except NotVerbaServer as err:
+    except NotVerbaServerError as err:
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
             translation_key="not_verba",

@@ -27,11 +27,11 @@ class VerbaError(Exception):
     """Base error."""
 
 
-class CannotConnect(VerbaError):
+class CannotConnectError(VerbaError):
     """The server did not answer."""
 
 
-class NotVerbaServer(VerbaError):
+class NotVerbaServerError(VerbaError):
     """The server speaks Wyoming but is not a wyoming_verba TTS server."""
 
 
@@ -73,10 +73,10 @@ class ServerInfo:
 
 
 def parse_info(info: Info) -> ServerInfo:
-    """ServerInfo from an Info event, or NotVerbaServer."""
+    """ServerInfo from an Info event, or NotVerbaServerError."""
     program = next((p for p in info.tts if p.name == PROGRAM_NAME), None)
     if program is None:
-        raise NotVerbaServer
+        raise NotVerbaServerError
     voices = tuple(
         VoiceEntry(
             name=voice.name,
@@ -132,7 +132,7 @@ class VerbaClient:
         return AsyncTcpClient(self.host, self.port)
 
     async def describe(self) -> ServerInfo:
-        """Describe → ServerInfo (CannotConnect, NotVerbaServer)."""
+        """Describe → ServerInfo (CannotConnectError, NotVerbaServerError)."""
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT):
                 async with self._client() as client:
@@ -140,11 +140,11 @@ class VerbaClient:
                     while True:
                         event = await client.read_event()
                         if event is None:
-                            raise CannotConnect("connection closed")
+                            raise CannotConnectError("connection closed")
                         if Info.is_type(event.type):
                             return parse_info(Info.from_event(event))
         except (OSError, TimeoutError) as err:
-            raise CannotConnect(str(err)) from err
+            raise CannotConnectError(str(err)) from err
 
     async def stream(
         self,
@@ -173,7 +173,7 @@ class VerbaClient:
                         async with asyncio.timeout(READ_TIMEOUT):
                             event = await client.read_event()
                         if event is None:
-                            raise CannotConnect("the server closed the connection")
+                            raise CannotConnectError("the server closed the connection")
                         if Error.is_type(event.type):
                             raise SynthesisError(Error.from_event(event).text)
                         if AudioStart.is_type(event.type):
@@ -194,13 +194,11 @@ class VerbaClient:
                     if sender is not None:
                         sender.cancel()
         except (OSError, TimeoutError) as err:
-            raise CannotConnect(str(err)) from err
+            raise CannotConnectError(str(err)) from err
         timings.total_ms = (time.perf_counter() - started) * 1000
 
 
-async def _send_chunks(
-    client: AsyncTcpClient, text: AsyncIterator[str], timings: Timings
-) -> None:
+async def _send_chunks(client: AsyncTcpClient, text: AsyncIterator[str], timings: Timings) -> None:
     async for piece in text:
         if piece:
             timings.chars += len(piece)

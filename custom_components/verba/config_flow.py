@@ -1,4 +1,4 @@
-"""Config flow: add a server by host/port or by zeroconf discovery; options for backend/voice/speaker."""
+"""Config flow: a server by host/port or zeroconf discovery; options: backend, voice, speaker."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from homeassistant.helpers.selector import (
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 
 from . import VerbaConfigEntry
-from .api import CannotConnect, NotVerbaServer, ServerInfo, VerbaClient
+from .api import CannotConnectError, NotVerbaServerError, ServerInfo, VerbaClient
 from .const import (
     CONF_BACKEND,
     CONF_SPEAKER,
@@ -46,9 +46,9 @@ async def _check(host: str, port: int) -> tuple[ServerInfo | None, str | None]:
     """Describe the server; (info, None) or (None, error key)."""
     try:
         return await VerbaClient(host, port).describe(), None
-    except CannotConnect:
+    except CannotConnectError:
         return None, "cannot_connect"
-    except NotVerbaServer:
+    except NotVerbaServerError:
         return None, "not_verba"
 
 
@@ -91,9 +91,7 @@ class VerbaConfigFlow(ConfigFlow, domain=DOMAIN):
             errors=errors,
         )
 
-    async def async_step_zeroconf(
-        self, discovery_info: ZeroconfServiceInfo
-    ) -> ConfigFlowResult:
+    async def async_step_zeroconf(self, discovery_info: ZeroconfServiceInfo) -> ConfigFlowResult:
         """A server advertised itself; unique id = its (stable) zeroconf instance name."""
         name = discovery_info.name.removesuffix("." + discovery_info.type).split(".")[0]
         host, port = str(discovery_info.ip_address), discovery_info.port or DEFAULT_PORT
@@ -118,7 +116,11 @@ class VerbaConfigFlow(ConfigFlow, domain=DOMAIN):
             )
         return self.async_show_form(
             step_id="zeroconf_confirm",
-            description_placeholders={"name": self._discovered["name"], "host": host, "port": str(port)},
+            description_placeholders={
+                "name": self._discovered["name"],
+                "host": host,
+                "port": str(port),
+            },
         )
 
     async def async_step_reconfigure(
@@ -142,6 +144,7 @@ class VerbaConfigFlow(ConfigFlow, domain=DOMAIN):
             ),
             errors=errors,
         )
+
 
 def _select(options: list[SelectOptionDict]) -> SelectSelector:
     return SelectSelector(SelectSelectorConfig(options=options, mode=SelectSelectorMode.DROPDOWN))

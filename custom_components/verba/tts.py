@@ -12,7 +12,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import VerbaConfigEntry
-from .api import AudioFormat, CannotConnect, SynthesisError
+from .api import AudioFormat, CannotConnectError, SynthesisError
 from .const import ATTR_SPEAKER, DOMAIN
 from .entity import VerbaEntity
 from .settings import Settings
@@ -48,7 +48,7 @@ class VerbaTtsEntity(VerbaEntity, TextToSpeechEntity):
     """Speech from a wyoming_verba server, with the backend/voice/speaker from the options."""
 
     _attr_translation_key = "speech"
-    _attr_supported_options = [ATTR_VOICE, ATTR_SPEAKER]
+    _attr_supported_options = [ATTR_VOICE, ATTR_SPEAKER]  # noqa: RUF012 - HA's attribute pattern
 
     def __init__(self, entry: VerbaConfigEntry) -> None:
         """Languages come from the server's voices."""
@@ -99,7 +99,7 @@ class VerbaTtsEntity(VerbaEntity, TextToSpeechEntity):
             pcm = b"".join(
                 [chunk async for chunk in client.stream(message, voice, speaker, audio_format)]
             )
-        except (SynthesisError, CannotConnect) as err:
+        except (SynthesisError, CannotConnectError) as err:
             raise _error(err) from err
         return "wav", wav_bytes(pcm, audio_format)
 
@@ -112,14 +112,12 @@ class VerbaTtsEntity(VerbaEntity, TextToSpeechEntity):
             audio_format = AudioFormat()
             header_sent = False
             try:
-                async for chunk in client.stream(
-                    request.message_gen, voice, speaker, audio_format
-                ):
+                async for chunk in client.stream(request.message_gen, voice, speaker, audio_format):
                     if not header_sent:
                         header_sent = True
                         yield streaming_wav_header(audio_format)
                     yield chunk
-            except (SynthesisError, CannotConnect) as err:
+            except (SynthesisError, CannotConnectError) as err:
                 raise _error(err) from err
             if not header_sent:
                 yield streaming_wav_header(audio_format)

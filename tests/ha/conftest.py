@@ -74,7 +74,9 @@ def fake_edge() -> Iterator[FakeEdge]:
     """The fake Edge service (real-time paced MP3) in its own process, on 127.0.0.1."""
     process = subprocess.Popen(
         [SERVER_PYTHON, "-m", "tests.fakes.fake_edge", "--port", "0", "--realtime"],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     port = int(_read_line(process, r"READY (\d+)").group(1))
     yield FakeEdge(f"http://127.0.0.1:{port}")
@@ -86,8 +88,13 @@ def fake_edge() -> Iterator[FakeEdge]:
 def tiny_csm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random CSM model, built with the server's Python."""
     path = tmp_path_factory.mktemp("tiny-csm")
-    subprocess.run([SERVER_PYTHON, "-m", "tests.fakes.tiny_csm", str(path)], cwd=ROOT, check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        [SERVER_PYTHON, "-m", "tests.fakes.tiny_csm", str(path)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     return path
 
 
@@ -100,17 +107,33 @@ def verba_server(
 
     directory = tmp_path_factory.mktemp("verba")
     config = directory / "config.yaml"
-    config.write_text(yaml.safe_dump({
-        "server": {"uri": "tcp://127.0.0.1:0", "zeroconf": {"enabled": False},
-                   "data_dir": str(directory / "data")},
-        "tts": {"backend": "edge", "engines": ["edge", "csm"]},
-        "edge": {"endpoint": fake_edge.url},
-        "csm": {"model": str(tiny_csm_dir), "device": "cpu", "preload": False, "temperature": 0},
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "server": {
+                    "uri": "tcp://127.0.0.1:0",
+                    "zeroconf": {"enabled": False},
+                    "data_dir": str(directory / "data"),
+                },
+                "tts": {"backend": "edge", "engines": ["edge", "csm"]},
+                "edge": {"endpoint": fake_edge.url},
+                "csm": {
+                    "model": str(tiny_csm_dir),
+                    "device": "cpu",
+                    "preload": False,
+                    "temperature": 0,
+                },
+            }
+        )
+    )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(
         [SERVER_PYTHON, "-m", "wyoming_verba", "--config", str(config)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
     )
     port = int(_read_line(process, r"Listening on tcp://[^:]+:(\d+)").group(1))
     yield VerbaServer("127.0.0.1", port, process)

@@ -33,7 +33,9 @@ def zeroconf_info(port: int, name: str = "verba") -> ZeroconfServiceInfo:
 
 
 async def test_user_flow_creates_entry(hass: HomeAssistant, verba_server: VerbaServer) -> None:
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_USER}
+    )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "user"
     result = await hass.config_entries.flow.async_configure(
@@ -44,8 +46,12 @@ async def test_user_flow_creates_entry(hass: HomeAssistant, verba_server: VerbaS
     assert result["result"].unique_id == f"127.0.0.1:{verba_server.port}"
 
 
-async def test_user_flow_errors_then_recovers(hass: HomeAssistant, verba_server: VerbaServer) -> None:
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
+async def test_user_flow_errors_then_recovers(
+    hass: HomeAssistant, verba_server: VerbaServer
+) -> None:
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_USER}
+    )
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_HOST: "127.0.0.1", CONF_PORT: free_port()}
     )
@@ -64,9 +70,13 @@ async def test_user_flow_errors_then_recovers(hass: HomeAssistant, verba_server:
 
 async def test_user_flow_refuses_duplicates(hass: HomeAssistant, verba_server: VerbaServer) -> None:
     MockConfigEntry(
-        domain=DOMAIN, unique_id="verba", data={CONF_HOST: "127.0.0.1", CONF_PORT: verba_server.port}
+        domain=DOMAIN,
+        unique_id="verba",
+        data={CONF_HOST: "127.0.0.1", CONF_PORT: verba_server.port},
     ).add_to_hass(hass)
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_USER}
+    )
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_HOST: "127.0.0.1", CONF_PORT: verba_server.port}
     )
@@ -74,9 +84,13 @@ async def test_user_flow_refuses_duplicates(hass: HomeAssistant, verba_server: V
     assert result["reason"] == "already_configured"
 
 
-async def test_zeroconf_discovery_with_confirm(hass: HomeAssistant, verba_server: VerbaServer) -> None:
+async def test_zeroconf_discovery_with_confirm(
+    hass: HomeAssistant, verba_server: VerbaServer
+) -> None:
     result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": config_entries.SOURCE_ZEROCONF}, data=zeroconf_info(verba_server.port)
+        DOMAIN,
+        context={"source": config_entries.SOURCE_ZEROCONF},
+        data=zeroconf_info(verba_server.port),
     )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "zeroconf_confirm"
@@ -90,10 +104,14 @@ async def test_zeroconf_discovery_with_confirm(hass: HomeAssistant, verba_server
 async def test_zeroconf_known_server_updates_its_address(
     hass: HomeAssistant, verba_server: VerbaServer
 ) -> None:
-    entry = MockConfigEntry(domain=DOMAIN, unique_id="verba", data={CONF_HOST: "10.0.0.9", CONF_PORT: 1})
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id="verba", data={CONF_HOST: "10.0.0.9", CONF_PORT: 1}
+    )
     entry.add_to_hass(hass)
     result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": config_entries.SOURCE_ZEROCONF}, data=zeroconf_info(verba_server.port)
+        DOMAIN,
+        context={"source": config_entries.SOURCE_ZEROCONF},
+        data=zeroconf_info(verba_server.port),
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
@@ -103,18 +121,24 @@ async def test_zeroconf_known_server_updates_its_address(
 async def test_zeroconf_refuses_other_wyoming_servers(hass: HomeAssistant) -> None:
     async with not_verba_server() as port:
         result = await hass.config_entries.flow.async_init(
-            DOMAIN, context={"source": config_entries.SOURCE_ZEROCONF}, data=zeroconf_info(port, "verba-piper")
+            DOMAIN,
+            context={"source": config_entries.SOURCE_ZEROCONF},
+            data=zeroconf_info(port, "verba-piper"),
         )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "not_verba"
     result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": config_entries.SOURCE_ZEROCONF}, data=zeroconf_info(free_port(), "verba-gone")
+        DOMAIN,
+        context={"source": config_entries.SOURCE_ZEROCONF},
+        data=zeroconf_info(free_port(), "verba-gone"),
     )
     assert result["reason"] == "cannot_connect"
 
 
 async def test_reconfigure(hass: HomeAssistant, verba_server: VerbaServer) -> None:
-    entry = MockConfigEntry(domain=DOMAIN, unique_id="verba", data={CONF_HOST: "127.0.0.1", CONF_PORT: free_port()})
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id="verba", data={CONF_HOST: "127.0.0.1", CONF_PORT: free_port()}
+    )
     entry.add_to_hass(hass)
     result = await entry.start_reconfigure_flow(hass)
     assert result["step_id"] == "reconfigure"
@@ -136,7 +160,9 @@ async def test_manifest_limits_discovery_to_verba_instances() -> None:
     import json
     from pathlib import Path
 
-    manifest = json.loads((Path(__file__).parents[2] / "custom_components/verba/manifest.json").read_text())
+    manifest = json.loads(
+        (Path(__file__).parents[2] / "custom_components/verba/manifest.json").read_text()
+    )
     assert manifest["zeroconf"] == [{"type": "_wyoming._tcp.local.", "name": "verba*"}]
     assert manifest["iot_class"] == "local_push" and manifest["config_flow"] is True
     assert manifest["requirements"][0].startswith("wyoming>=")

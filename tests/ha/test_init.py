@@ -18,10 +18,15 @@ from .helpers import free_port
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 
-async def setup_entry(hass: HomeAssistant, port: int, options: dict | None = None) -> MockConfigEntry:  # type: ignore[type-arg]
+async def setup_entry(
+    hass: HomeAssistant, port: int, options: dict | None = None
+) -> MockConfigEntry:  # type: ignore[type-arg]
     entry = MockConfigEntry(
-        domain=DOMAIN, unique_id="verba", title="Verba (test)",
-        data={CONF_HOST: "127.0.0.1", CONF_PORT: port}, options=options or {},
+        domain=DOMAIN,
+        unique_id="verba",
+        title="Verba (test)",
+        data={CONF_HOST: "127.0.0.1", CONF_PORT: port},
+        options=options or {},
     )
     entry.add_to_hass(hass)
     await hass.config_entries.async_setup(entry.entry_id)
@@ -47,3 +52,11 @@ async def test_setup_creates_entities_and_unload_removes_them(
 async def test_unreachable_server_is_retried(hass: HomeAssistant) -> None:
     entry = await setup_entry(hass, free_port())
     assert entry.state is ConfigEntryState.SETUP_RETRY
+
+
+async def test_other_wyoming_server_is_not_set_up(hass: HomeAssistant) -> None:
+    from .helpers import not_verba_server
+
+    async with not_verba_server() as port:
+        entry = await setup_entry(hass, port)
+        assert entry.state is ConfigEntryState.SETUP_RETRY

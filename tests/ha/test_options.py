@@ -34,7 +34,9 @@ async def test_options_flow_lists_server_engines_and_their_voices(
     backend_options = result["data_schema"].schema[CONF_BACKEND].config["options"]
     assert [o["value"] for o in backend_options] == ["edge", "csm"]
 
-    result = await hass.config_entries.options.async_configure(result["flow_id"], {CONF_BACKEND: "csm"})
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_BACKEND: "csm"}
+    )
     assert result["step_id"] == "voice"
     schema = {str(key): value for key, value in result["data_schema"].schema.items()}
     voices = [o["value"] for o in schema[CONF_VOICE].config["options"]]
@@ -56,7 +58,9 @@ async def test_options_flow_lists_server_engines_and_their_voices(
 async def test_edge_options_have_no_speaker(hass: HomeAssistant, verba_server: VerbaServer) -> None:
     entry = await setup_entry(hass, verba_server.port)
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    result = await hass.config_entries.options.async_configure(result["flow_id"], {CONF_BACKEND: "edge"})
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_BACKEND: "edge"}
+    )
     schema = {str(key): value for key, value in result["data_schema"].schema.items()}
     voices = [o["value"] for o in schema[CONF_VOICE].config["options"]]
     assert voices[0] == "edge:en-US-AriaNeural"  # the server's default voice comes first

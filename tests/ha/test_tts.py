@@ -31,7 +31,9 @@ def tts_entity_id(hass: HomeAssistant, entry_id: str) -> str:
     return next(e.entity_id for e in entities if e.domain == "tts")
 
 
-async def fetch_audio(hass: HomeAssistant, engine: str, message: str, options: dict | None = None) -> bytes:  # type: ignore[type-arg]
+async def fetch_audio(
+    hass: HomeAssistant, engine: str, message: str, options: dict | None = None
+) -> bytes:  # type: ignore[type-arg]
     media_id = tts.generate_media_source_id(
         hass, message, engine=engine, language=None, options={**WAV, **(options or {})}, cache=False
     )
@@ -98,7 +100,9 @@ async def test_first_audio_reaches_ha_before_the_server_finishes(
 ) -> None:
     entry = await setup_entry(hass, verba_server.port)
     engine = tts_entity_id(hass, entry.entry_id)
-    message = "This reply is long enough to take a few seconds to speak out loud. And a second sentence."
+    message = (
+        "This reply is long enough to take a few seconds to speak out loud. And a second sentence."
+    )
     stream = tts.async_create_stream(hass, engine, language="en-US", options=WAV)
     before = len(fake_edge.requests())
     started = time.perf_counter()
@@ -149,15 +153,16 @@ async def test_server_error_becomes_home_assistant_error(
     entry = await setup_entry(hass, verba_server.port)
     entity = hass.data["tts"].get_entity(tts_entity_id(hass, entry.entry_id))
     with pytest.raises(HomeAssistantError) as err:
-        await entity.async_get_tts_audio("Hello.", "en-US", {tts.ATTR_VOICE: "edge:xx-XX-NobodyNeural"})
+        await entity.async_get_tts_audio(
+            "Hello.", "en-US", {tts.ATTR_VOICE: "edge:xx-XX-NobodyNeural"}
+        )
     assert err.value.translation_key == "synthesis_failed"
     assert "unknown voice 'edge:xx-XX-NobodyNeural'" in err.value.translation_placeholders["error"]
+    response = await entity.async_stream_tts_audio(
+        TTSAudioRequest("en-US", {tts.ATTR_VOICE: "edge:xx-XX-NobodyNeural"}, _one("Hi."))
+    )
     with pytest.raises(HomeAssistantError) as err:
-        response = await entity.async_stream_tts_audio(
-            TTSAudioRequest("en-US", {tts.ATTR_VOICE: "edge:xx-XX-NobodyNeural"}, _one("Hi."))
-        )
-        async for _ in response.data_gen:
-            pass
+        await _drain(response.data_gen)
     assert err.value.translation_key == "synthesis_failed"
 
 
@@ -173,3 +178,25 @@ async def test_languages_and_voices(hass: HomeAssistant, verba_server: VerbaServ
 
 async def _one(text: str) -> AsyncGenerator[str]:
     yield text
+
+
+async def _drain(chunks: AsyncGenerator[bytes]) -> None:
+    async for _ in chunks:
+        pass
+
+
+async def test_whole_message_path_returns_a_complete_wav(
+    hass: HomeAssistant, verba_server: VerbaServer, fake_edge: FakeEdge
+) -> None:
+    entry = await setup_entry(
+        hass, verba_server.port, {CONF_BACKEND: "edge", CONF_VOICE: "edge:en-US-GuyNeural"}
+    )
+    entity = hass.data["tts"].get_entity(tts_entity_id(hass, entry.entry_id))
+    before = len(fake_edge.requests())
+    extension, data = await entity.async_get_tts_audio("Lights off.", "en-US", {})
+    assert extension == "wav"
+    rate, samples, pcm = wav_samples(data)
+    requests = fake_edge.requests()[before:]
+    assert data[4:8] != b"\xff\xff\xff\xff"  # real sizes, not a stream header
+    assert samples == sum(r["samples"] for r in requests)
+    assert abs(dominant_frequency(pcm, rate) - 220) < 5

@@ -9,14 +9,17 @@ from pathlib import Path
 
 import yaml
 
-
 from .process import ROOT, fake_edge_process
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "wyoming_verba", *args], cwd=ROOT, capture_output=True, text=True,
-        timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
+        [sys.executable, "-m", "wyoming_verba", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
     )
 
 
@@ -39,11 +42,15 @@ def test_download_offline_says_what_to_do() -> None:
 def test_doctor_reports_each_line(tiny_csm_dir: Path, tmp_path: Path) -> None:
     with fake_edge_process() as edge_url:
         config = tmp_path / "config.yaml"
-        config.write_text(yaml.safe_dump({
-            "tts": {"backend": "csm"},
-            "edge": {"endpoint": edge_url},
-            "csm": {"model": str(tiny_csm_dir), "device": "cpu"},
-        }))
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "tts": {"backend": "csm"},
+                    "edge": {"endpoint": edge_url},
+                    "csm": {"model": str(tiny_csm_dir), "device": "cpu"},
+                }
+            )
+        )
         result = run("doctor", "--config", str(config), env={"HF_TOKEN": "hf_secret_value"})
     lines = result.stdout.splitlines()
     assert any(line.startswith("[ok] torch: 2.13.0") for line in lines)
@@ -56,11 +63,15 @@ def test_doctor_reports_each_line(tiny_csm_dir: Path, tmp_path: Path) -> None:
 
 def test_doctor_flags_problems(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump({
-        "tts": {"backend": "csm"},
-        "edge": {"endpoint": "http://127.0.0.1:9", "voice_list_timeout_s": 1},
-        "csm": {"model": "sesame/csm-1b"},
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "tts": {"backend": "csm"},
+                "edge": {"endpoint": "http://127.0.0.1:9", "voice_list_timeout_s": 1},
+                "csm": {"model": "sesame/csm-1b"},
+            }
+        )
+    )
     result = run("doctor", "--config", str(config), env={"HF_HOME": str(tmp_path / "hf")})
     assert result.returncode == 1
     assert "[!!] edge service: unreachable" in result.stdout
