@@ -10,4 +10,8 @@ if [ ! -f "$config" ]; then
     "Copy it to $config to change settings." >&2
   config="$app_dir/config.example.yaml"
 fi
+case "${1:-}" in
+  download | doctor) command="$1"; shift; exec wyoming-verba "$command" --config "$config" "$@" ;;
+  say | bench | health) exec wyoming-verba "$@" ;;
+esac
 exec wyoming-verba serve --config "$config" "$@"

@@ -90,3 +90,25 @@ def test_entrypoint_and_healthcheck_run_for_real() -> None:
         assert "unhealthy" in outcome["health_when_down_message"]
         assert not outcome["traceback"]
     assert report["example"]["used_example"] and not report["custom"]["used_example"]
+
+
+def test_entrypoint_passes_operator_commands_through(tmp_path: Path, tiny_csm_dir: Path) -> None:
+    config_dir = tmp_path / "config"
+    config_dir.mkdir()
+    (config_dir / "config.yaml").write_text(yaml.safe_dump({"csm": {"model": str(tiny_csm_dir)}}))
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "VERBA_CONFIG_DIR": str(config_dir),
+        "VERBA_APP_DIR": str(ROOT),
+        "HF_HUB_OFFLINE": "1",
+    }
+    result = subprocess.run(
+        [str(ROOT / "docker/entrypoint.sh"), "download"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"{tiny_csm_dir} is a local model directory" in result.stdout
