@@ -32,19 +32,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: VerbaConfigEntry) -> boo
     client = VerbaClient(entry.data[CONF_HOST], entry.data[CONF_PORT])
     try:
         info = await client.describe()
-    except CannotConnectError as err:
+    except (CannotConnectError, NotVerbaServerError) as err:
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
-            translation_key="cannot_connect",
-            translation_placeholders={
-                "host": entry.data[CONF_HOST],
-                "port": str(entry.data[CONF_PORT]),
-            },
-        ) from err
-    except NotVerbaServerError as err:
-        raise ConfigEntryNotReady(
-            translation_domain=DOMAIN,
-            translation_key="not_verba",
+            translation_key="not_verba"
+            if isinstance(err, NotVerbaServerError)
+            else "cannot_connect",
             translation_placeholders={
                 "host": entry.data[CONF_HOST],
                 "port": str(entry.data[CONF_PORT]),

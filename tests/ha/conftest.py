@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +15,8 @@ from unittest.mock import patch
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.server.process import ROOT, fake_edge_process, wait_for_port
+
 SERVER_PYTHON = os.environ.get("VERBA_SERVER_PYTHON", str(ROOT / ".venv" / "bin" / "python"))
 
 
@@ -54,34 +52,11 @@ class VerbaServer:
     process: subprocess.Popen[str]
 
 
-def _read_line(process: subprocess.Popen[str], pattern: str, timeout: float = 120) -> re.Match[str]:
-    assert process.stdout is not None
-    deadline = time.monotonic() + timeout
-    seen = []
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        seen.append(line)
-        match = re.search(pattern, line)
-        if match:
-            return match
-    raise AssertionError(f"process did not print {pattern!r}: {''.join(seen)}")
-
-
 @pytest.fixture(scope="session")
 def fake_edge() -> Iterator[FakeEdge]:
     """The fake Edge service (real-time paced MP3) in its own process, on 127.0.0.1."""
-    process = subprocess.Popen(
-        [SERVER_PYTHON, "-m", "tests.fakes.fake_edge", "--port", "0", "--realtime"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    port = int(_read_line(process, r"READY (\d+)").group(1))
-    yield FakeEdge(f"http://127.0.0.1:{port}")
-    process.terminate()
-    process.wait(10)
+    with fake_edge_process(realtime=True, python=SERVER_PYTHON) as url:
+        yield FakeEdge(url)
 
 
 @pytest.fixture(scope="session")
@@ -135,11 +110,7 @@ def verba_server(
         text=True,
         env=env,
     )
-    port = int(_read_line(process, r"Listening on tcp://[^:]+:(\d+)").group(1))
+    port, _log = wait_for_port(process, timeout=120)
     yield VerbaServer("127.0.0.1", port, process)
     process.send_signal(signal.SIGTERM)
     process.wait(15)
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    sys.path.insert(0, str(ROOT))

@@ -17,10 +17,22 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m wyoming_verba ARGS`, offline from any model hub."""
+    return subprocess.run(
+        [sys.executable, "-m", "wyoming_verba", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
+    )
+
+
 @contextmanager
-def fake_edge_process(realtime: bool = False) -> Iterator[str]:
-    """The fake Edge service in its own process; yields its base URL."""
-    command = [sys.executable, "-m", "tests.fakes.fake_edge", "--port", "0"]
+def fake_edge_process(realtime: bool = False, python: str = sys.executable) -> Iterator[str]:
+    """The fake Edge service in its own process (run by `python`); yields its base URL."""
+    command = [python, "-m", "tests.fakes.fake_edge", "--port", "0"]
     if realtime:
         command.append("--realtime")
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
@@ -73,16 +85,25 @@ def server_process(
                 process.kill()
 
 
-def wait_for_port(process: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str]:
+def read_until(
+    process: subprocess.Popen[str], pattern: str, timeout: float = 120
+) -> tuple[re.Match[str], str]:
+    """Read the process's stdout until a line matches; (match, everything read so far)."""
     assert process.stdout is not None
     deadline = time.monotonic() + timeout
     seen = []
     while time.monotonic() < deadline:
         line = process.stdout.readline()
         if not line:
-            raise AssertionError(f"server exited: {''.join(seen)}")
+            break
         seen.append(line)
-        match = re.search(r"Listening on tcp://[^:]+:(\d+)", line)
+        match = re.search(pattern, line)
         if match:
-            return int(match.group(1)), "".join(seen)
-    raise AssertionError(f"server did not start: {''.join(seen)}")
+            return match, "".join(seen)
+    raise AssertionError(f"process did not print {pattern!r}: {''.join(seen)}")
+
+
+def wait_for_port(process: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str]:
+    """The port from the server's 'Listening on' line, and its log up to there."""
+    match, log = read_until(process, r"Listening on tcp://[^:]+:(\d+)", timeout)
+    return int(match.group(1)), log

@@ -24,6 +24,18 @@ from .csm_helpers import write_wav
 TEXT = "Hello there. The lights in the kitchen are now off."
 
 
+def with_narrator(csm_config: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+    """The CSM config plus a voice profile 'narrator' (speaker 1) with a reference clip."""
+    clip = write_wav(tmp_path / "narrator.wav", 1.0)
+    profile = {
+        "name": "narrator",
+        "speaker": 1,
+        "reference_audio": str(clip),
+        "reference_text": "I read stories.",
+    }
+    return merge(csm_config, {"csm": {"voices": [profile]}})
+
+
 async def ready(server: Any) -> Any:
     engine = server.service.engines["csm"]
     await engine.ready()
@@ -55,22 +67,7 @@ async def test_csm_streams_and_sample_count_is_frames_times_1920(
 async def test_describe_answers_during_generation_and_lists_csm_voices(
     start_server: ServerFactory, csm_config: dict[str, Any], tmp_path: Path
 ) -> None:
-    clip = write_wav(tmp_path / "narrator.wav", 1.0)
-    config = merge(
-        csm_config,
-        {
-            "csm": {
-                "voices": [
-                    {
-                        "name": "narrator",
-                        "speaker": 1,
-                        "reference_audio": str(clip),
-                        "reference_text": "I read stories.",
-                    },
-                ]
-            }
-        },
-    )
+    config = with_narrator(csm_config, tmp_path)
     server = await start_server(config)
     await ready(server)
     async with (
@@ -96,22 +93,7 @@ async def test_describe_answers_during_generation_and_lists_csm_voices(
 async def test_voice_profile_and_speaker_override(
     start_server: ServerFactory, csm_config: dict[str, Any], tmp_path: Path
 ) -> None:
-    clip = write_wav(tmp_path / "narrator.wav", 1.0)
-    config = merge(
-        csm_config,
-        {
-            "csm": {
-                "voices": [
-                    {
-                        "name": "narrator",
-                        "speaker": 1,
-                        "reference_audio": str(clip),
-                        "reference_text": "I read stories.",
-                    },
-                ]
-            }
-        },
-    )
+    config = with_narrator(csm_config, tmp_path)
     server = await start_server(config)
     await ready(server)
     results = {}

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
-from .process import ROOT, fake_edge_process
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wyoming_verba", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
-    )
+from .process import fake_edge_process
+from .process import run_cli as run
 
 
 def test_download_local_directory_is_checked(tiny_csm_dir: Path, tmp_path: Path) -> None:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import wave
 from pathlib import Path
 
 from tests.fakes.fake_edge import decoded_samples
 
-from .process import ROOT, fake_edge_process, server_process
+from .process import fake_edge_process, run_cli, server_process
 
 
 def config_for(edge_url: str, tmp_path: Path) -> dict:  # type: ignore[type-arg]
@@ -23,16 +21,6 @@ def config_for(edge_url: str, tmp_path: Path) -> dict:  # type: ignore[type-arg]
         },
         "edge": {"endpoint": edge_url},
     }
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wyoming_verba", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_serve_say_bench_health_and_sigterm(tmp_path: Path) -> None:
