@@ -91,6 +91,7 @@ class CsmConfig:
     preload: bool = True
     compile: bool = False
     max_batch: int = 4
+    anchor_speakers: bool = True
     voices: tuple[CsmVoiceProfile, ...] = ()
 
 
@@ -233,6 +234,7 @@ SCHEMA = vol.Schema(
             vol.Optional("preload"): bool,
             vol.Optional("compile"): bool,
             vol.Optional("max_batch"): vol.All(_int, vol.Range(min=1, max=64)),
+            vol.Optional("anchor_speakers"): bool,
             vol.Optional("voices"): [_VOICE_PROFILE],
         },
     }

@@ -180,3 +180,26 @@ async def test_lazy_loading_loads_on_first_request(
         events = await read_until(client, "audio-stop")
     assert len(audio_of(events)) // 2 == frame_budget("Hi.", 4) * 1920
     assert engine.generation_stats()["steps"] > 0
+
+
+async def test_bare_speakers_are_anchored_to_a_generated_reference(
+    start_server: ServerFactory, csm_config: dict[str, Any]
+) -> None:
+    outputs = {}
+    for anchored in (True, False):
+        server = await start_server(merge(csm_config, {"csm": {"anchor_speakers": anchored}}))
+        await ready(server)
+        async with AsyncClient.from_uri(uri_of(server)) as client:
+            await client.write_event(Describe().event())
+            info = Info.from_event((await read_until(client, "info"))[-1])
+            description = next(
+                v.description for v in info.tts[0].voices if v.name == "csm:speaker-0"
+            )
+            await client.write_event(
+                Synthesize("Good night.", voice=SynthesizeVoice("csm:speaker-0")).event()
+            )
+            outputs[anchored] = audio_of(await read_until(client, "audio-stop"))
+        assert ("fixed generated reference" in description) is anchored
+    # Same greedy decoding, different context: the anchor really conditions the request.
+    assert len(outputs[True]) == len(outputs[False])
+    assert outputs[True] != outputs[False]

@@ -113,3 +113,19 @@ def test_frame_budget_follows_text_and_cap() -> None:
     assert frame_budget("x" * 1000, 20) == 250
     assert frame_budget("x" * 1000, 5) == 62
     assert CONTEXT_LIMIT == 2048
+
+
+def test_speaker_anchor_is_seeded_and_reused(tiny_csm: Any) -> None:
+    model, processor = tiny_csm
+    frames = FrameModel(model)
+    builder = PromptBuilder(processor, frames)
+    sampling = Sampling(temperature=0.9, top_k=20)
+    first = builder.build_anchor(0, "Hello, nice to meet you.", 12, sampling, seed=7)
+    again = builder.build_anchor(0, "Hello, nice to meet you.", 12, sampling, seed=7)
+    other = builder.build_anchor(0, "Hello, nice to meet you.", 12, sampling, seed=8)
+    ids = builder.text_ids("Hello, nice to meet you.", 0)
+    # text turn + 12 sampled frames (random weights: no end-of-audio) + the end-of-audio frame
+    assert first.length == ids.shape[1] + 12 + 1
+    assert first.cache.get_seq_length() == first.length
+    assert torch.equal(first.cache.layers[0].keys, again.cache.layers[0].keys)
+    assert not torch.equal(first.cache.layers[0].keys, other.cache.layers[0].keys)

@@ -26,6 +26,9 @@ FRAMES_PER_SECOND = 12.5
 CONTEXT_LIMIT = 2048  # backbone positions: prompt + generated frames
 SECONDS_PER_CHAR = 0.09  # generous: conversational speech is ~0.06-0.07 s per character
 MIN_SECONDS = 1.0
+ANCHOR_TEXT = "Hello! It's good to hear from you, and I'm happy to help with that today."
+ANCHOR_MAX_FRAMES = 40  # 3.2 s of audio
+ANCHOR_SEED = 20261124
 
 
 def frame_budget(text: str, max_audio_s: float) -> int:
@@ -44,6 +47,7 @@ class CsmEngine:
         self._config = config
         self._profiles = {profile.name: profile for profile in config.voices}
         self._prefixes: dict[str, VoicePrefix] = {}
+        self._anchors: dict[int, VoicePrefix] = {}
         self._loading: asyncio.Task[None] | None = None
         self._loaded: LoadedModel | None = None
         self._prompts: PromptBuilder | None = None
@@ -75,27 +79,44 @@ class CsmEngine:
                     profile.reference_audio,
                     profile.reference_text,
                 )
+        sampling = Sampling(self._config.temperature, self._config.top_k)
+        if self._config.anchor_speakers:
+            for speaker in self._listed_speakers():
+                self._anchors[speaker] = await asyncio.to_thread(
+                    prompts.build_anchor,
+                    speaker,
+                    ANCHOR_TEXT,
+                    ANCHOR_MAX_FRAMES,
+                    sampling,
+                    ANCHOR_SEED + speaker,
+                )
         if self._config.compile:
             await asyncio.to_thread(frames.enable_compile)
-        sampling = Sampling(self._config.temperature, self._config.top_k)
         worker = GenerationWorker(
             frames, prompts, sampling, self._config.chunk_frames, self._config.max_batch
         )
         worker.start()
         self._loaded, self._prompts, self._worker = loaded, prompts, worker
         await self._warm_up()
-        _LOGGER.info("CSM ready (%d voice profiles)", len(self._prefixes))
+        _LOGGER.info(
+            "CSM ready (%d voice profiles, %d anchored speakers)",
+            len(self._prefixes),
+            len(self._anchors),
+        )
 
     async def _warm_up(self) -> None:
         async for _ in self._generate("Hi.", None, self._config.speaker, max_frames=2):
             pass
 
+    def _listed_speakers(self) -> list[int]:
+        return [self._config.speaker] + [n for n in (0, 1) if n != self._config.speaker]
+
     def voices(self) -> list[VoiceInfo]:
         """csm:speaker-<n> (the default speaker first, then 0 and 1) and csm:<profile> voices."""
-        speakers = [self._config.speaker] + [n for n in (0, 1) if n != self._config.speaker]
+        kind = "fixed generated reference" if self._config.anchor_speakers else "no reference"
         voices = [
-            VoiceInfo("csm", f"speaker-{n}", f"CSM speaker {n} (no reference: varies)", ("en",))
-            for n in speakers
+            VoiceInfo("csm", f"speaker-{n}", f"CSM speaker {n} ({kind})", ("en",))
+            for n in self._listed_speakers()
         ]
         voices += [
             VoiceInfo("csm", p.name, f"CSM voice {p.name} (speaker {p.speaker})", ("en",))
@@ -129,11 +150,12 @@ class CsmEngine:
         profile: CsmVoiceProfile | None = self._profiles.get(voice.voice_id)
         if profile is not None:
             speaker = voice.speaker if voice.speaker is not None else profile.speaker
-            return self._prefixes.get(profile.name), speaker
+            return self._prefixes.get(profile.name) or self._anchors.get(speaker), speaker
         number = voice.voice_id.removeprefix("speaker-")
         if not number.isdigit():
             raise EngineError(f"unknown CSM voice {voice.name!r}")
-        return None, voice.speaker if voice.speaker is not None else int(number)
+        speaker = voice.speaker if voice.speaker is not None else int(number)
+        return self._anchors.get(speaker), speaker
 
     def _fit_to_context(self, text: str, prefix: VoicePrefix | None, speaker: int) -> list[str]:
         """Split text until prompt + frames fit the backbone's 2048 positions."""
@@ -195,6 +217,7 @@ class CsmEngine:
         self._worker = None
         self._loaded = None
         self._prefixes.clear()
+        self._anchors.clear()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
 

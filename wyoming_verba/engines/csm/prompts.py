@@ -13,7 +13,7 @@ import numpy.typing as npt
 import torch
 
 from ..base import EngineError
-from .frames import FrameModel
+from .frames import FrameModel, Sampling
 
 SAMPLE_RATE = 24000
 
@@ -89,6 +89,32 @@ class PromptBuilder:
         cache = self._frames.new_cache()
         self._frames.backbone(embeds, cache)
         return VoicePrefix(name, speaker, cache, int(embeds.shape[1]))
+
+    @torch.no_grad()
+    def build_anchor(
+        self, speaker: int, text: str, max_frames: int, sampling: Sampling, seed: int
+    ) -> VoicePrefix:
+        """A generated reference for a bare speaker id: sample it once (seeded), keep it as context.
+
+        Without context CSM gives a speaker id a different voice on every request; conditioning
+        every request on the same generated clip keeps the voice. The cache ends up laid out like a
+        reference turn: the text turn, its audio frames, then the end-of-audio frame.
+        """
+        frames = self._frames
+        ids = self.text_ids(text, speaker)
+        cache = frames.new_cache()
+        hidden = frames.backbone(frames.embed_prompt(ids), cache)
+        generator = torch.Generator(device=frames.device).manual_seed(seed)
+        count = 0
+        for _ in range(max_frames):
+            frame = frames.frame(hidden, sampling, generator)
+            if bool(frames.is_end(frame)[0]):
+                break
+            hidden = frames.backbone(frames.embed_frames(frame[:, None, :]), cache)
+            count += 1
+        end = torch.full((1, 1, frames.num_codebooks), frames.eos_code, device=frames.device)
+        frames.backbone(frames.embed_frames(end), cache)
+        return VoicePrefix(f"speaker-{speaker}", speaker, cache, int(ids.shape[1]) + count + 1)
 
     def prefill(self, prefix: VoicePrefix | None, ids: torch.Tensor) -> Prefill:
         """Prefill a request: a copy of the voice prefix's cache (if any) plus the new text."""
