@@ -83,7 +83,6 @@ class VerbaHandler(AsyncEventHandler):
         self._stream: _Request | None = None
         self._stream_splitter = SentenceSplitter()
         self._worker: asyncio.Task[None] | None = None
-        self.last_metrics: RequestMetrics | None = None
 
     async def run(self) -> None:
         """Read events until the client leaves; refuse the connection when the server is full."""
@@ -245,7 +244,6 @@ class VerbaHandler(AsyncEventHandler):
                     "internal error while synthesizing; see the server log", "internal"
                 )
             metrics.log(outcome)
-            self.last_metrics = metrics
         if not request.streaming and not audio_started and not request.failed:
             await self._write_audio_start(plan.output_rate)
             audio_started = True

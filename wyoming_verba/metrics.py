@@ -54,17 +54,6 @@ class RequestMetrics:
         """Real-time factor: processing time / audio time (below 1 is faster than real time)."""
         return self.total_ms / 1000 / self.audio_s if self.audio_s else None
 
-    def as_dict(self) -> dict[str, float | int | str | None]:
-        """The figures, for diagnostics."""
-        return {
-            "backend": self.backend,
-            "voice": self.voice,
-            "chars": self.chars,
-            "first_audio_ms": self.first_audio_ms,
-            "total_ms": self.total_ms,
-            "audio_s": self.audio_s,
-            "rtf": self.rtf,
-        }
 
     def log(self, outcome: str = "ok") -> None:
         """Emit the request's INFO line."""

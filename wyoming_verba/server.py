@@ -29,7 +29,6 @@ class VerbaServer:
         self._handlers: dict[asyncio.Task[None], VerbaHandler] = {}
         self._connections = 0
         self._advertiser: ZeroconfAdvertiser | None = None
-        self._stopped = asyncio.Event()
 
     @property
     def port(self) -> int:
@@ -100,7 +99,6 @@ class VerbaServer:
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._listener.wait_closed(), 2)
-        self._stopped.set()
 
     async def run_until_signal(self) -> None:
         """Start, then serve until SIGTERM or SIGINT, then shut down cleanly."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from wyoming.info import Info
@@ -83,7 +82,9 @@ class SpeechService:
         return make_plan(self.engines, voice, tts.fallback, server.output_rate)
 
     async def close(self) -> None:
-        """Close every engine."""
+        """Close every engine (a failing one does not stop the others)."""
         for engine in self.engines.values():
-            with contextlib.suppress(Exception):
+            try:
                 await engine.close()
+            except Exception:
+                _LOGGER.exception("Closing the %s engine failed", engine.name)

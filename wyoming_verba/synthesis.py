@@ -150,6 +150,8 @@ async def stream_audio(
             metrics.add_audio(len(chunk) // 2)
             yield chunk
     finally:
+        if fallback_state.active and plan.fallback is not None:
+            metrics.backend = f"{plan.fallback.name}(fallback-from-{plan.engine.name})"
         producer.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await producer

@@ -117,7 +117,9 @@ async def test_out_of_memory_falls_back_to_edge(
     csm_config: dict[str, Any],
     fake_edge: FakeEdgeService,
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level("INFO", logger="wyoming_verba.request")
     server = await start_server(csm_config)
     await ready(server)
 
@@ -130,6 +132,8 @@ async def test_out_of_memory_falls_back_to_edge(
         events = await read_until(client, "audio-stop")
     assert types_of(events) == ["audio-start", "audio-chunk", "audio-stop"]
     assert [r.text for r in fake_edge.requests] == ["Lights off."]
+    await asyncio.sleep(0.05)
+    assert "backend=edge(fallback-from-csm)" in caplog.text
     assert len(audio_of(events)) // 2 == decoded_samples(fake_edge.requests[0].mp3)
 
 
