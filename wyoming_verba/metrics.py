@@ -54,7 +54,6 @@ class RequestMetrics:
         """Real-time factor: processing time / audio time (below 1 is faster than real time)."""
         return self.total_ms / 1000 / self.audio_s if self.audio_s else None
 
-
     def log(self, outcome: str = "ok") -> None:
         """Emit the request's INFO line."""
         self.finish()
