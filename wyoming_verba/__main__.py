@@ -87,8 +87,7 @@ def _serve(args: argparse.Namespace) -> int:
     )
     from .server import VerbaServer
 
-    asyncio.run(VerbaServer(config).run_until_signal())
-    return 0
+    return asyncio.run(VerbaServer(config).run_until_signal())
 
 
 def _say(args: argparse.Namespace) -> int:

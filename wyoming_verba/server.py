@@ -100,16 +100,46 @@ class VerbaServer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._listener.wait_closed(), 2)
 
-    async def run_until_signal(self) -> None:
-        """Start, then serve until SIGTERM or SIGINT, then shut down cleanly."""
+    async def run_until_signal(self) -> int:
+        """Start, serve until SIGTERM or SIGINT, shut down cleanly; return the exit code."""
         loop = asyncio.get_running_loop()
         stop_requested = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop_requested.set)
+        exit_code = 0
+        watch: asyncio.Task[bool] | None = None
         try:
             await self.start()
-            await stop_requested.wait()
+            watch = asyncio.create_task(self._default_engine_usable())
+            stopper = asyncio.create_task(stop_requested.wait())
+            await asyncio.wait([watch, stopper], return_when=asyncio.FIRST_COMPLETED)
+            if watch.done() and not watch.result():
+                exit_code = 1
+            else:
+                await stopper
+            stopper.cancel()
             _LOGGER.info("Shutting down")
         finally:
+            if watch is not None:
+                watch.cancel()
             await self.stop()
+        return exit_code
+
+    async def _default_engine_usable(self) -> bool:
+        """False when the default engine failed to load and nothing can stand in for it."""
+        tts = self.config.tts
+        if tts.fallback is not None and tts.fallback != tts.backend:
+            await asyncio.Event().wait()  # a fallback serves instead: nothing to watch
+        try:
+            await self.service.engines[tts.backend].wait_ready()
+        except Exception as err:
+            _LOGGER.error(
+                "The %s engine cannot start and tts.fallback is %s: %s",
+                tts.backend,
+                tts.fallback or "none",
+                err,
+            )
+            return False
+        await asyncio.Event().wait()
+        return True

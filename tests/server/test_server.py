@@ -111,3 +111,23 @@ def test_decoded_samples_helper_matches_mp3_frames() -> None:
 
     mp3 = encode_mp3("abc", "en-US-AriaNeural")
     assert decoded_samples(mp3) % 576 == 0
+
+
+def test_unloadable_model_without_fallback_is_a_startup_error(tmp_path: Path) -> None:
+    # sesame/csm-1b is not in the (offline) Hugging Face cache: the server says what to do and exits.
+    config = {
+        "server": {
+            "uri": "tcp://127.0.0.1:0",
+            "zeroconf": {"enabled": False},
+            "data_dir": str(tmp_path / "data"),
+        },
+        "tts": {"backend": "csm", "fallback": "none"},
+        "csm": {"device": "cpu"},
+    }
+    with server_process(tmp_path, config, env={"HF_HUB_OFFLINE": "1"}) as (process, _port, _log):
+        assert process.wait(60) == 1
+        assert process.stdout is not None
+        log = process.stdout.read()
+    assert "The csm engine cannot start and tts.fallback is none" in log
+    assert "wyoming-verba download" in log
+    assert "Traceback" not in log

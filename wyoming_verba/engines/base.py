@@ -27,7 +27,10 @@ class Engine(Protocol):
     sample_rate: int
 
     async def start(self) -> None:
-        """Load or connect; may do the heavy part lazily on first use."""
+        """Load or connect; heavy loading may go on in the background or wait for first use."""
+
+    async def wait_ready(self) -> None:
+        """Wait for loading that start() began in the background; raise if it failed."""
 
     def voices(self) -> list[VoiceInfo]:
         """The voices to list in Info; every voice has a language."""

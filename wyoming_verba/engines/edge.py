@@ -65,6 +65,9 @@ class EdgeEngine:
             self._voices.extend(configured_voice_only(self._config.voice))
         _LOGGER.info("Edge TTS ready with %d voices", len(self._voices))
 
+    async def wait_ready(self) -> None:
+        """Nothing loads in the background."""
+
     def voices(self) -> list[VoiceInfo]:
         """Voices as 'edge:<ShortName>' with their locale; the default voice comes first."""
         default = [v for v in self._voices if v.voice_id == self._config.voice]

@@ -60,6 +60,11 @@ class CsmEngine:
             self._loading = asyncio.create_task(self._load(), name="csm load")
             self._loading.add_done_callback(_log_load_failure)
 
+    async def wait_ready(self) -> None:
+        """Wait for the preload start() began (none when csm.preload is false)."""
+        if self._loading is not None:
+            await asyncio.shield(self._loading)
+
     async def ready(self) -> None:
         """Wait until the model is loaded (loading it now if it is lazy)."""
         if self._loading is None:
@@ -90,8 +95,12 @@ class CsmEngine:
                     sampling,
                     ANCHOR_SEED + speaker,
                 )
-        if self._config.compile:
+        if self._config.compile and loaded.device.type == "cuda":
             await asyncio.to_thread(frames.enable_compile)
+        elif self._config.compile:
+            _LOGGER.warning(
+                "csm.compile applies to CUDA devices only; ignored on %s", loaded.device
+            )
         worker = GenerationWorker(
             frames, prompts, sampling, self._config.chunk_frames, self._config.max_batch
         )
