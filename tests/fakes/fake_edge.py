@@ -104,6 +104,7 @@ class Request:
     first_frame_sent: float | None = None
     messages_sent: int = 0
     finished: bool = False
+    finished_at: float | None = None
 
 
 @dataclass
@@ -230,6 +231,7 @@ class FakeEdgeService:
         )
         await ws.send_str(_text_message(request_id, "turn.end", "{}"))
         entry.finished = True
+        entry.finished_at = time.perf_counter()
 
 
 def _text_message(request_id: str, path: str, body: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncGenerator
 
 import pytest
@@ -105,19 +104,15 @@ async def test_first_audio_reaches_ha_before_the_server_finishes(
     )
     stream = tts.async_create_stream(hass, engine, language="en-US", options=WAV)
     before = len(fake_edge.requests())
-    started = time.perf_counter()
     stream.async_set_message(message)
     chunks = []
-    first_at = None
     finished_at_first_audio = None
     async for chunk in stream.async_stream_result():
-        if first_at is None and len(chunk) > 44:
-            first_at = time.perf_counter() - started
+        if finished_at_first_audio is None and len(chunk) > 44:
             requests = await hass.async_add_executor_job(fake_edge.requests)
             finished_at_first_audio = [r["finished"] for r in requests[before:]]
         chunks.append(chunk)
-    total = time.perf_counter() - started
-    assert first_at is not None and first_at < total / 3
+    # When the first audio bytes reached HA, the server was still synthesizing.
     assert finished_at_first_audio is not None and not all(finished_at_first_audio)
     rate, samples, _pcm = wav_samples(b"".join(chunks))
     requests = fake_edge.requests()[before:]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
@@ -48,20 +47,16 @@ async def test_csm_streams_and_sample_count_is_frames_times_1920(
     server = await start_server(csm_config)
     engine = await ready(server)
     async with AsyncClient.from_uri(uri_of(server)) as client:
-        started = time.perf_counter()
         await client.write_event(Synthesize(TEXT).event())
         events = await read_until(client, "audio-chunk")
-        first_at = time.perf_counter() - started
         steps_at_first_audio = engine.generation_stats()["steps"]
         events += await read_until(client, "audio-stop")
-        total = time.perf_counter() - started
     assert types_of(events) == ["audio-start", "audio-chunk", "audio-stop"]
     assert events[0].data["rate"] == 24000
     frames = sum(frame_budget(s, 4) for s in split_sentences(TEXT))  # random weights: no EOS
     assert len(audio_of(events)) // 2 == frames * 1920
-    # The first chunk left while most frames were still to be generated.
+    # The first chunk reached the client while most frames were still to be generated.
     assert steps_at_first_audio < frames / 2
-    assert first_at < total / 3
 
 
 async def test_describe_answers_during_generation_and_lists_csm_voices(
@@ -69,7 +64,7 @@ async def test_describe_answers_during_generation_and_lists_csm_voices(
 ) -> None:
     config = with_narrator(csm_config, tmp_path)
     server = await start_server(config)
-    await ready(server)
+    engine = await ready(server)
     async with (
         AsyncClient.from_uri(uri_of(server)) as busy,
         AsyncClient.from_uri(uri_of(server)) as other,
@@ -78,11 +73,12 @@ async def test_describe_answers_during_generation_and_lists_csm_voices(
             Synthesize("A longer sentence that keeps the model busy for a while.").event()
         )
         await read_until(busy, "audio-chunk")
-        started = time.perf_counter()
         await other.write_event(Describe().event())
         info = Info.from_event((await read_until(other, "info"))[-1])
-        assert time.perf_counter() - started < 0.5
+        # Describe came back while the generation was still running.
+        steps_at_info = engine.generation_stats()["steps"]
         rest = await read_until(busy, "audio-stop")
+        assert steps_at_info < engine.generation_stats()["steps"]
         assert any(e.type == "audio-chunk" for e in rest)
     voices = {voice.name: voice.languages for voice in info.tts[0].voices}
     assert voices["csm:speaker-0"] == ["en"]
