@@ -67,9 +67,16 @@ async def test_builtin_wyoming_integration_gets_the_fakes_audio(
 async def test_our_integration_speaks_in_the_chosen_voice(
     hass: HomeAssistant, verba_server: VerbaServer, fake_edge: FakeEdge
 ) -> None:
-    entry = await setup_entry(
-        hass, verba_server.port, {CONF_BACKEND: "edge", CONF_VOICE: "edge:en-GB-SoniaNeural"}
+    entry = await setup_entry(hass, verba_server.port)
+    # Choose backend and voice the way a user does: through the options flow.
+    flow = await hass.config_entries.options.async_init(entry.entry_id)
+    flow = await hass.config_entries.options.async_configure(
+        flow["flow_id"], {CONF_BACKEND: "edge"}
     )
+    flow = await hass.config_entries.options.async_configure(
+        flow["flow_id"], {CONF_VOICE: "edge:en-GB-SoniaNeural"}
+    )
+    await hass.async_block_till_done()
     engine = tts_entity_id(hass, entry.entry_id)
     state = hass.states.get(engine)
     assert state is not None
