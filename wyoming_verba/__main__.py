@@ -161,11 +161,20 @@ def main(argv: list[str] | None = None) -> int:
         "download": _download,
         "doctor": _doctor,
     }
+    from .client import SynthesisFailedError
+
     try:
         return handlers[args.command](args)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except SynthesisFailedError as err:
+        print(f"error: the server could not synthesize: {err}", file=sys.stderr)
+        return 1
+    except (OSError, TimeoutError) as err:
+        uri = getattr(args, "uri", "the server")
+        print(f"error: cannot talk to {uri}: {err or type(err).__name__}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

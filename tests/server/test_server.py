@@ -131,3 +131,20 @@ def test_unloadable_model_without_fallback_is_a_startup_error(tmp_path: Path) ->
     assert "The csm engine cannot start and tts.fallback is none" in log
     assert "wyoming-verba download" in log
     assert "Traceback" not in log
+
+
+def test_client_commands_report_errors_in_one_line(tmp_path: Path) -> None:
+    unreachable_edge = {**config_for("http://127.0.0.1:9", tmp_path)}
+    unreachable_edge["edge"]["voice_list_timeout_s"] = 1
+    with server_process(tmp_path, unreachable_edge) as (_process, port, _log):
+        said = run_cli(
+            "say", "--uri", f"tcp://127.0.0.1:{port}", "-o", str(tmp_path / "x.wav"), "Hi."
+        )
+    assert said.returncode == 1
+    assert said.stderr.startswith(
+        "error: the server could not synthesize: cannot reach the Edge TTS"
+    )
+    assert "Traceback" not in said.stderr
+    refused = run_cli("say", "--uri", f"tcp://127.0.0.1:{port}", "Hi.")
+    assert refused.returncode == 1
+    assert refused.stderr.startswith(f"error: cannot talk to tcp://127.0.0.1:{port}")
