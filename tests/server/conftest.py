@@ -125,5 +125,5 @@ def csm_config(tiny_csm_dir: Path) -> dict[str, Any]:
     """Config sections for a server with CSM (tiny model, CPU, greedy) and Edge fallback."""
     return {
         "tts": {"backend": "csm", "fallback": "edge"},
-        "csm": {"model": str(tiny_csm_dir), "device": "cpu", "temperature": 0, "max_audio_s": 4},
+        "csm": {"model": str(tiny_csm_dir), "device": "cpu", "temperature": 0, "max_audio_s": 8},
     }

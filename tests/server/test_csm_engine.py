@@ -53,7 +53,7 @@ async def test_csm_streams_and_sample_count_is_frames_times_1920(
         events += await read_until(client, "audio-stop")
     assert types_of(events) == ["audio-start", "audio-chunk", "audio-stop"]
     assert events[0].data["rate"] == 24000
-    frames = sum(frame_budget(s, 4) for s in split_sentences(TEXT))  # random weights: no EOS
+    frames = sum(frame_budget(s, 8) for s in split_sentences(TEXT))  # random weights: no EOS
     assert len(audio_of(events)) // 2 == frames * 1920
     # The first chunk reached the client while most frames were still to be generated.
     assert steps_at_first_audio < frames / 2
@@ -178,7 +178,7 @@ async def test_lazy_loading_loads_on_first_request(
     async with AsyncClient.from_uri(uri_of(server)) as client:
         await client.write_event(Synthesize("Hi.", voice=SynthesizeVoice("csm:speaker-1")).event())
         events = await read_until(client, "audio-stop")
-    assert len(audio_of(events)) // 2 == frame_budget("Hi.", 4) * 1920
+    assert len(audio_of(events)) // 2 == frame_budget("Hi.", 8) * 1920
     assert engine.generation_stats()["steps"] > 0
 
 
@@ -203,3 +203,20 @@ async def test_bare_speakers_are_anchored_to_a_generated_reference(
     # Same greedy decoding, different context: the anchor really conditions the request.
     assert len(outputs[True]) == len(outputs[False])
     assert outputs[True] != outputs[False]
+
+
+async def test_text_longer_than_max_audio_is_split_not_cut(
+    start_server: ServerFactory, csm_config: dict[str, Any]
+) -> None:
+    server = await start_server(merge(csm_config, {"csm": {"max_audio_s": 2}}))
+    await ready(server)
+    text = "one two three four five six seven eight nine ten eleven twelve"  # 63 chars: ~6.7 s
+    async with AsyncClient.from_uri(uri_of(server)) as client:
+        await client.write_event(Synthesize(text, voice=SynthesizeVoice("csm:speaker-0")).event())
+        events = await read_until(client, "audio-stop")
+    pieces = server.service.engines["csm"]._fit_to_context(text, None, 0)
+    assert len(pieces) > 1 and " ".join(pieces) == text
+    assert all(frame_budget(piece, 2) < 2 * 12.5 or len(piece.split()) == 1 for piece in pieces)
+    # Every piece got its full budget: more audio than one capped sentence could hold.
+    assert len(audio_of(events)) // 2 == sum(frame_budget(p, 2) for p in pieces) * 1920
+    assert len(audio_of(events)) // 2 > frame_budget(text, 2) * 1920

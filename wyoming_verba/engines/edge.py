@@ -120,6 +120,12 @@ class EdgeEngine:
             edge_tts.exceptions.WebSocketError,
         ) as err:
             raise EngineUnavailableError(f"Edge TTS service error: {err}") from err
+        except aiohttp.ClientConnectorError as err:
+            reason = err.os_error.strerror or str(err.os_error) or type(err).__name__
+            raise EngineUnavailableError(
+                f"cannot reach the Edge TTS service at {err.host}:{err.port} ({reason}); "
+                "check the network or edge.proxy"
+            ) from err
         except aiohttp.ClientError as err:
             raise EngineUnavailableError(
                 f"cannot reach the Edge TTS service ({type(err).__name__}: {err}); "

@@ -33,8 +33,13 @@ ANCHOR_SEED = 20261124
 
 def frame_budget(text: str, max_audio_s: float) -> int:
     """How many frames a sentence may take: from its length, never above csm.max_audio_s."""
-    seconds = min(max_audio_s, MIN_SECONDS + SECONDS_PER_CHAR * len(text))
+    seconds = min(max_audio_s, natural_seconds(text))
     return max(1, int(seconds * FRAMES_PER_SECOND))
+
+
+def natural_seconds(text: str) -> float:
+    """A generous estimate of how long the text takes to say."""
+    return MIN_SECONDS + SECONDS_PER_CHAR * len(text)
 
 
 class CsmEngine:
@@ -167,13 +172,14 @@ class CsmEngine:
         return self._anchors.get(speaker), speaker
 
     def _fit_to_context(self, text: str, prefix: VoicePrefix | None, speaker: int) -> list[str]:
-        """Split text until prompt + frames fit the backbone's 2048 positions."""
+        """Split text until it fits csm.max_audio_s and prompt + frames fit 2048 positions."""
         assert self._prompts is not None
         used = prefix.length if prefix is not None else 0
         ids = self._prompts.text_ids(text, speaker)
         needed = used + int(ids.shape[1]) + frame_budget(text, self._config.max_audio_s)
+        fits_cap = natural_seconds(text) <= self._config.max_audio_s
         words = text.split()
-        if needed <= CONTEXT_LIMIT or len(words) < 2:
+        if (needed <= CONTEXT_LIMIT and fits_cap) or len(words) < 2:
             if used + int(ids.shape[1]) >= CONTEXT_LIMIT:
                 raise EngineError(
                     "the voice reference clip and text do not fit CSM's 2048-position context; "
