@@ -1,4 +1,8 @@
-"""Talking to a wyoming_verba server: Describe, synthesize, and streaming synthesize."""
+"""Talking to a wyoming_verba server: Describe, synthesize, and streaming synthesize.
+
+Home Assistant 2025.4-2025.6 ship wyoming 1.5.4, which predates the streaming events (1.7.0), so
+those are built here from their wire names instead of imported.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +14,16 @@ from dataclasses import dataclass, field
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.error import Error
+from wyoming.event import Event
 from wyoming.info import Describe, Info
-from wyoming.tts import (
-    Synthesize,
-    SynthesizeChunk,
-    SynthesizeStart,
-    SynthesizeStop,
-    SynthesizeStopped,
-    SynthesizeVoice,
-)
+from wyoming.tts import Synthesize, SynthesizeVoice
 
 from .const import CONNECT_TIMEOUT, PROGRAM_NAME, READ_TIMEOUT
+
+SYNTHESIZE_START = "synthesize-start"
+SYNTHESIZE_CHUNK = "synthesize-chunk"
+SYNTHESIZE_STOP = "synthesize-stop"
+SYNTHESIZE_STOPPED = "synthesize-stopped"
 
 
 class VerbaError(Exception):
@@ -87,7 +90,8 @@ def parse_info(info: Info) -> ServerInfo:
         for voice in program.voices
         if ":" in voice.name
     )
-    return ServerInfo(program.version, voices, bool(program.supports_synthesize_streaming))
+    streaming = bool(getattr(program, "supports_synthesize_streaming", False))
+    return ServerInfo(program.version, voices, streaming)
 
 
 @dataclass
@@ -163,11 +167,12 @@ class VerbaClient:
                 if isinstance(text, str):
                     timings.chars = len(text)
                     await client.write_event(Synthesize(text=text, voice=synth_voice).event())
-                    last_type = AudioStop.is_type
+                    last_event = AudioStop().event().type
                 else:
-                    await client.write_event(SynthesizeStart(voice=synth_voice).event())
+                    start_data = {"voice": synth_voice.to_dict()} if synth_voice else {}
+                    await client.write_event(Event(type=SYNTHESIZE_START, data=start_data))
                     sender = asyncio.create_task(_send_chunks(client, text, timings))
-                    last_type = SynthesizeStopped.is_type
+                    last_event = SYNTHESIZE_STOPPED
                 try:
                     while True:
                         async with asyncio.timeout(READ_TIMEOUT):
@@ -188,7 +193,7 @@ class VerbaClient:
                                 chunk.rate * chunk.width * chunk.channels
                             )
                             yield chunk.audio
-                        if last_type(event.type):
+                        if event.type == last_event:
                             break
                 finally:
                     if sender is not None:
@@ -202,5 +207,5 @@ async def _send_chunks(client: AsyncTcpClient, text: AsyncIterator[str], timings
     async for piece in text:
         if piece:
             timings.chars += len(piece)
-            await client.write_event(SynthesizeChunk(text=piece).event())
-    await client.write_event(SynthesizeStop().event())
+            await client.write_event(Event(type=SYNTHESIZE_CHUNK, data={"text": piece}))
+    await client.write_event(Event(type=SYNTHESIZE_STOP))

@@ -45,3 +45,16 @@ def test_same_rate_is_identity() -> None:
 
 def test_float_to_pcm16_clips() -> None:
     assert float_to_pcm16(np.array([0.0, 1.5, -2.0, 0.5])).tolist() == [0, 32767, -32767, 16384]
+
+
+def test_trailing_silence_is_trimmed_to_a_short_tail() -> None:
+    from wyoming_verba.audio import TrailingSilenceTrimmer
+
+    trimmer = TrailingSilenceTrimmer(24000, threshold=64, keep_s=0.1)
+    loud = np.full(1000, 5000, dtype=np.int16)
+    quiet = np.zeros(24000, dtype=np.int16)
+    out = [trimmer.push(loud), trimmer.push(quiet)]
+    assert [block.size for block in out] == [1000, 0]  # quiet audio is held back
+    assert trimmer.push(loud).size == 24000 + 1000  # ...and released when speech follows
+    trimmer.push(quiet)
+    assert trimmer.flush().size == 2400  # at the end only 0.1 s of the silence is kept

@@ -220,3 +220,22 @@ async def test_text_longer_than_max_audio_is_split_not_cut(
     # Every piece got its full budget: more audio than one capped sentence could hold.
     assert len(audio_of(events)) // 2 == sum(frame_budget(p, 2) for p in pieces) * 1920
     assert len(audio_of(events)) // 2 > frame_budget(text, 2) * 1920
+
+
+async def test_prompt_and_frames_stay_within_2048_positions(
+    start_server: ServerFactory, csm_config: dict[str, Any]
+) -> None:
+    from wyoming_verba.engines.base import EngineError
+    from wyoming_verba.engines.csm.prompts import VoicePrefix
+
+    server = await start_server(csm_config)
+    engine = await ready(server)
+    text = "This sentence needs more room than a nearly full context has left."
+    long_reference = VoicePrefix("long", 0, None, 1950)
+    pieces = engine._fit_to_context(text, long_reference, 0)
+    assert len(pieces) > 1 and " ".join(pieces) == text
+    for piece in pieces:
+        used = 1950 + engine._prompts.text_ids(piece, 0).shape[1]
+        assert used + frame_budget(piece, 8) <= 2048 or len(piece.split()) == 1
+    with pytest.raises(EngineError, match="do not fit CSM's 2048-position context"):
+        engine._fit_to_context(text, VoicePrefix("huge", 0, None, 2040), 0)
