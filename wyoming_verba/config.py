@@ -7,13 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import voluptuous as vol
 import yaml
 
-ENGINE_NAMES = ("edge", "csm")
-OUTPUT_RATES = (8000, 16000, 22050, 24000, 44100, 48000)
+from .config_schema import SCHEMA, format_invalid
 
 
 class ConfigError(Exception):
@@ -127,136 +125,6 @@ class Overrides:
     log_format: str | None = None
 
 
-def _tcp_uri(value: Any) -> str:
-    text = str(value)
-    parsed = urlparse(text)
-    if parsed.scheme != "tcp" or not parsed.hostname or parsed.port is None:
-        raise vol.Invalid("expected tcp://HOST:PORT, for example tcp://0.0.0.0:10200")
-    return text
-
-
-def _output_rate(value: Any) -> int | None:
-    if value in (None, "native"):
-        return None
-    if isinstance(value, int) and not isinstance(value, bool) and value in OUTPUT_RATES:
-        return value
-    raise vol.Invalid(f"expected 'native' or one of {', '.join(map(str, OUTPUT_RATES))}")
-
-
-def _engine(value: Any) -> str:
-    if value in ENGINE_NAMES:
-        return str(value)
-    raise vol.Invalid(f"expected one of {', '.join(ENGINE_NAMES)}")
-
-
-def _fallback(value: Any) -> str | None:
-    if value in (None, "none"):
-        return None
-    return _engine(value)
-
-
-def _existing_file(value: Any) -> Path:
-    path = Path(str(value)).expanduser()
-    if not path.is_file():
-        raise vol.Invalid(f"file not found: {path}")
-    return path
-
-
-def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise vol.Invalid("expected a number")
-    return float(value)
-
-
-def _int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise vol.Invalid("expected an integer")
-    return value
-
-
-def _positive(validator: Any) -> Any:
-    return vol.All(validator, vol.Range(min=0, min_included=False))
-
-
-_STR = vol.All(str, vol.Length(min=1))
-
-_VOICE_PROFILE = vol.Schema(
-    {
-        vol.Required("name"): vol.All(_STR, vol.Match(r"^[A-Za-z0-9_.-]+$")),
-        vol.Optional("speaker", default=0): vol.All(_int, vol.Range(min=0)),
-        vol.Optional("reference_audio"): _existing_file,
-        vol.Optional("reference_text"): _STR,
-    }
-)
-
-SCHEMA = vol.Schema(
-    {
-        vol.Optional("server", default={}): {
-            vol.Optional("uri"): _tcp_uri,
-            vol.Optional("zeroconf", default={}): {
-                vol.Optional("enabled"): bool,
-                vol.Optional("name"): vol.All(_STR, vol.Length(max=63)),
-                vol.Optional("host"): vol.Any(None, _STR),
-            },
-            vol.Optional("samples_per_chunk"): vol.All(_int, vol.Range(min=64, max=96000)),
-            vol.Optional("output_rate"): _output_rate,
-            vol.Optional("max_text_chars"): vol.All(_int, vol.Range(min=1)),
-            vol.Optional("max_connections"): vol.All(_int, vol.Range(min=1)),
-            vol.Optional("max_event_bytes"): vol.All(_int, vol.Range(min=1024)),
-            vol.Optional("data_dir"): _STR,
-        },
-        vol.Optional("tts", default={}): {
-            vol.Optional("backend"): _engine,
-            vol.Optional("fallback"): _fallback,
-            vol.Optional("engines"): vol.All([_engine], vol.Length(min=1)),
-        },
-        vol.Optional("edge", default={}): {
-            vol.Optional("voice"): _STR,
-            vol.Optional("rate"): vol.Match(r"^[+-]\d+%$", msg="expected like '+0%' or '-10%'"),
-            vol.Optional("volume"): vol.Match(r"^[+-]\d+%$", msg="expected like '+0%' or '-10%'"),
-            vol.Optional("pitch"): vol.Match(r"^[+-]\d+Hz$", msg="expected like '+0Hz' or '-5Hz'"),
-            vol.Optional("proxy"): vol.Any(None, _STR),
-            vol.Optional("timeout_s"): _positive(_number),
-            vol.Optional("voice_list_timeout_s"): _positive(_number),
-            vol.Optional("endpoint"): vol.Any(
-                None, vol.Match(r"^https?://[^/]+$", msg="expected http(s)://HOST:PORT")
-            ),
-        },
-        vol.Optional("csm", default={}): {
-            vol.Optional("model"): _STR,
-            vol.Optional("device"): vol.Any("auto", "cuda", "cpu", vol.Match(r"^cuda:\d+$")),
-            vol.Optional("dtype"): vol.Any("bfloat16", "float16", "float32"),
-            vol.Optional("speaker"): vol.All(_int, vol.Range(min=0)),
-            vol.Optional("max_audio_s"): vol.All(_number, vol.Range(min=0.5, max=160)),
-            vol.Optional("temperature"): vol.All(_number, vol.Range(min=0, max=5)),
-            vol.Optional("top_k"): vol.All(_int, vol.Range(min=0)),
-            vol.Optional("chunk_frames"): vol.All(_int, vol.Range(min=1, max=50)),
-            vol.Optional("preload"): bool,
-            vol.Optional("compile"): bool,
-            vol.Optional("max_batch"): vol.All(_int, vol.Range(min=1, max=64)),
-            vol.Optional("anchor_speakers"): bool,
-            vol.Optional("voices"): [_VOICE_PROFILE],
-        },
-    }
-)
-
-
-def _format_invalid(error: vol.Invalid, raw: Mapping[str, Any]) -> str:
-    path = ".".join(str(part) for part in error.path) or "(top level)"
-    message = error.msg
-    if message == "extra keys not allowed":
-        message = "unknown key (check the spelling against config.example.yaml)"
-    value: Any = raw
-    for part in error.path:
-        try:
-            value = value[part]
-        except (KeyError, IndexError, TypeError):
-            value = None
-            break
-    got = f" (got {value!r})" if value is not None and not isinstance(value, Mapping) else ""
-    return f"config key {path}: {message}{got}"
-
-
 def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
     backend = environ.get("TTS_BACKEND")
     if backend:
@@ -341,7 +209,7 @@ def parse_config(
     try:
         validated = SCHEMA(data)
     except vol.MultipleInvalid as err:
-        raise ConfigError(_format_invalid(err.errors[0], data)) from err
+        raise ConfigError(format_invalid(err.errors[0], data)) from err
     return _build(validated, overrides)
 
 
