@@ -18,6 +18,13 @@ def float_to_pcm16(samples: npt.NDArray[np.floating]) -> Pcm:
     return np.round(scaled).astype(np.int16)
 
 
+def frames_to_pcm(frames: list[av.AudioFrame]) -> Pcm:
+    """Concatenate PyAV frames (already 16-bit mono) into one PCM array."""
+    if not frames:
+        return np.zeros(0, dtype=np.int16)
+    return np.concatenate([f.to_ndarray().reshape(-1) for f in frames]).astype(np.int16)
+
+
 class Resampler:
     """Streaming 16-bit mono resampler (PyAV / libswresample); identity when rates match."""
 
@@ -43,19 +50,13 @@ class Resampler:
         frame.sample_rate = self.in_rate
         frame.pts = self._pts
         self._pts += samples.size
-        return self._collect(self._resampler.resample(frame))
+        return frames_to_pcm(self._resampler.resample(frame))
 
     def flush(self) -> Pcm:
         """Return the samples still held inside the resampler."""
         if self._resampler is None:
             return np.zeros(0, dtype=np.int16)
-        return self._collect(self._resampler.resample(None))
-
-    @staticmethod
-    def _collect(frames: list[av.AudioFrame]) -> Pcm:
-        if not frames:
-            return np.zeros(0, dtype=np.int16)
-        return np.concatenate([f.to_ndarray().reshape(-1) for f in frames]).astype(np.int16)
+        return frames_to_pcm(self._resampler.resample(None))
 
 
 class Chunker:

@@ -57,13 +57,13 @@ def _torch_checks(config: Config) -> list[Check]:
                 "NVIDIA driver and `--gpus all` / the compose GPU reservation",
             )
         )
-    from .engines.csm.loading import resolve_dtype
+    from .engines.csm.loading import ModelLoadError, resolve_device, resolve_dtype
 
-    device = (
-        torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        if config.csm.device == "auto"
-        else torch.device(config.csm.device)
-    )
+    try:
+        device = resolve_device(config.csm.device)
+    except ModelLoadError as err:
+        checks.append(Check("csm device", False, str(err)))
+        return checks
     checks.append(
         Check(
             "csm device",

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from typing import Any
 from urllib.parse import urlparse
 
 from .config import Config
@@ -107,39 +108,33 @@ class VerbaServer:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop_requested.set)
+        waits: list[asyncio.Task[Any]] = []
         exit_code = 0
-        watch: asyncio.Task[bool] | None = None
         try:
             await self.start()
-            watch = asyncio.create_task(self._default_engine_usable())
-            stopper = asyncio.create_task(stop_requested.wait())
-            await asyncio.wait([watch, stopper], return_when=asyncio.FIRST_COMPLETED)
-            if watch.done() and not watch.result():
-                exit_code = 1
-            else:
-                await stopper
-            stopper.cancel()
+            failure = asyncio.create_task(self._default_engine_failed())
+            waits = [failure, asyncio.create_task(stop_requested.wait())]
+            done, _pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            exit_code = 1 if failure in done else 0
             _LOGGER.info("Shutting down")
         finally:
-            if watch is not None:
-                watch.cancel()
+            for task in waits:
+                task.cancel()
             await self.stop()
         return exit_code
 
-    async def _default_engine_usable(self) -> bool:
-        """False when the default engine failed to load and nothing can stand in for it."""
+    async def _default_engine_failed(self) -> None:
+        """Return only when the default engine failed to load and nothing can stand in for it."""
         tts = self.config.tts
-        if tts.fallback is not None and tts.fallback != tts.backend:
-            await asyncio.Event().wait()  # a fallback serves instead: nothing to watch
-        try:
-            await self.service.engines[tts.backend].wait_ready()
-        except Exception as err:
-            _LOGGER.error(
-                "The %s engine cannot start and tts.fallback is %s: %s",
-                tts.backend,
-                tts.fallback or "none",
-                err,
-            )
-            return False
+        if tts.fallback is None or tts.fallback == tts.backend:
+            try:
+                await self.service.engines[tts.backend].wait_ready()
+            except Exception as err:
+                _LOGGER.error(
+                    "The %s engine cannot start and tts.fallback is %s: %s",
+                    tts.backend,
+                    tts.fallback or "none",
+                    err,
+                )
+                return
         await asyncio.Event().wait()
-        return True

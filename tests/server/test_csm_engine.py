@@ -214,7 +214,7 @@ async def test_text_longer_than_max_audio_is_split_not_cut(
     async with AsyncClient.from_uri(uri_of(server)) as client:
         await client.write_event(Synthesize(text, voice=SynthesizeVoice("csm:speaker-0")).event())
         events = await read_until(client, "audio-stop")
-    pieces = server.service.engines["csm"]._fit_to_context(text, None, 0)
+    pieces = [piece.text for piece in server.service.engines["csm"]._fit_to_context(text, None, 0)]
     assert len(pieces) > 1 and " ".join(pieces) == text
     assert all(frame_budget(piece, 2) < 2 * 12.5 or len(piece.split()) == 1 for piece in pieces)
     # Every piece got its full budget: more audio than one capped sentence could hold.
@@ -232,7 +232,7 @@ async def test_prompt_and_frames_stay_within_2048_positions(
     engine = await ready(server)
     text = "This sentence needs more room than a nearly full context has left."
     long_reference = VoicePrefix("long", 0, None, 1950)
-    pieces = engine._fit_to_context(text, long_reference, 0)
+    pieces = [piece.text for piece in engine._fit_to_context(text, long_reference, 0)]
     assert len(pieces) > 1 and " ".join(pieces) == text
     for piece in pieces:
         used = 1950 + engine._prompts.text_ids(piece, 0).shape[1]

@@ -8,7 +8,7 @@ from typing import Any
 import av
 import numpy as np
 
-from ..audio import Pcm
+from ..audio import Pcm, frames_to_pcm
 
 
 class Mp3StreamDecoder:
@@ -27,7 +27,7 @@ class Mp3StreamDecoder:
         pcm = [self._decode_packets(self._codec.parse(b""))]
         with contextlib.suppress(av.error.EOFError):
             pcm.append(self._convert(self._codec.decode(None)))
-        pcm.append(self._collect(self._resampler.resample(None)))
+        pcm.append(frames_to_pcm(self._resampler.resample(None)))
         return np.concatenate(pcm)
 
     def _decode_packets(self, packets: list[Any]) -> Pcm:
@@ -39,10 +39,4 @@ class Mp3StreamDecoder:
         for frame in frames:
             frame.pts = None
             converted.extend(self._resampler.resample(frame))
-        return self._collect(converted)
-
-    @staticmethod
-    def _collect(frames: list[av.AudioFrame]) -> Pcm:
-        if not frames:
-            return np.zeros(0, dtype=np.int16)
-        return np.concatenate([f.to_ndarray().reshape(-1) for f in frames]).astype(np.int16)
+        return frames_to_pcm(converted)

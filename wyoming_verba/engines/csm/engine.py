@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator
-from pathlib import Path
+from dataclasses import dataclass
 
 import torch
 
@@ -15,7 +15,7 @@ from ...config import CsmConfig, CsmVoiceProfile
 from ...voices import VoiceChoice, VoiceInfo
 from ..base import EngineError, EngineUnavailableError
 from .frames import FrameModel, Sampling
-from .loading import LoadedModel, load_model
+from .loading import load_model
 from .prompts import PromptBuilder, VoicePrefix
 from .worker import END, Delivery, GenerationWorker, Job
 
@@ -42,22 +42,28 @@ def natural_seconds(text: str) -> float:
     return MIN_SECONDS + SECONDS_PER_CHAR * len(text)
 
 
+@dataclass(frozen=True)
+class Piece:
+    """A stretch of text that fits one generation, with its token ids."""
+
+    text: str
+    ids: torch.Tensor
+
+
 class CsmEngine:
     """Sesame CSM-1b on the local GPU (or CPU), streamed frame by frame."""
 
     name = "csm"
     sample_rate = SAMPLE_RATE
 
-    def __init__(self, config: CsmConfig, data_dir: Path) -> None:
+    def __init__(self, config: CsmConfig) -> None:
         self._config = config
         self._profiles = {profile.name: profile for profile in config.voices}
         self._prefixes: dict[str, VoicePrefix] = {}
         self._anchors: dict[int, VoicePrefix] = {}
         self._loading: asyncio.Task[None] | None = None
-        self._loaded: LoadedModel | None = None
         self._prompts: PromptBuilder | None = None
         self._worker: GenerationWorker | None = None
-        self._data_dir = data_dir
 
     async def start(self) -> None:
         """Begin loading in the background when csm.preload is set (Describe keeps answering)."""
@@ -110,7 +116,7 @@ class CsmEngine:
             frames, prompts, sampling, self._config.chunk_frames, self._config.max_batch
         )
         worker.start()
-        self._loaded, self._prompts, self._worker = loaded, prompts, worker
+        self._prompts, self._worker = prompts, worker
         await self._warm_up()
         _LOGGER.info(
             "CSM ready (%d voice profiles, %d anchored speakers)",
@@ -119,7 +125,9 @@ class CsmEngine:
         )
 
     async def _warm_up(self) -> None:
-        async for _ in self._generate("Hi.", None, self._config.speaker, max_frames=2):
+        assert self._prompts is not None
+        ids = self._prompts.text_ids("Hi.", self._config.speaker)
+        async for _ in self._generate(ids, None, 2):
             pass
 
     def _listed_speakers(self) -> list[int]:
@@ -157,7 +165,8 @@ class CsmEngine:
             raise EngineUnavailableError(f"CSM model failed to load: {err}") from err
         prefix, speaker = self._resolve(voice)
         for piece in self._fit_to_context(text, prefix, speaker):
-            async for pcm in self._generate(piece, prefix, speaker):
+            budget = frame_budget(piece.text, self._config.max_audio_s)
+            async for pcm in self._generate(piece.ids, prefix, budget):
                 yield pcm
 
     def _resolve(self, voice: VoiceChoice) -> tuple[VoicePrefix | None, int]:
@@ -171,7 +180,7 @@ class CsmEngine:
         speaker = voice.speaker if voice.speaker is not None else int(number)
         return self._anchors.get(speaker), speaker
 
-    def _fit_to_context(self, text: str, prefix: VoicePrefix | None, speaker: int) -> list[str]:
+    def _fit_to_context(self, text: str, prefix: VoicePrefix | None, speaker: int) -> list[Piece]:
         """Split text until it fits csm.max_audio_s and prompt + frames fit 2048 positions."""
         assert self._prompts is not None
         used = prefix.length if prefix is not None else 0
@@ -185,20 +194,18 @@ class CsmEngine:
                     "the voice reference clip and text do not fit CSM's 2048-position context; "
                     "use a shorter reference_audio"
                 )
-            return [text]
+            return [Piece(text, ids)]
         half = len(words) // 2
         return self._fit_to_context(" ".join(words[:half]), prefix, speaker) + self._fit_to_context(
             " ".join(words[half:]), prefix, speaker
         )
 
     async def _generate(
-        self, text: str, prefix: VoicePrefix | None, speaker: int, max_frames: int | None = None
+        self, ids: torch.Tensor, prefix: VoicePrefix | None, max_frames: int
     ) -> AsyncGenerator[Pcm, None]:
-        assert self._prompts is not None and self._worker is not None
-        ids = self._prompts.text_ids(text, speaker)
+        assert self._worker is not None
         used = (prefix.length if prefix is not None else 0) + int(ids.shape[1])
-        budget = max_frames or frame_budget(text, self._config.max_audio_s)
-        budget = max(1, min(budget, CONTEXT_LIMIT - used))
+        budget = max(1, min(max_frames, CONTEXT_LIMIT - used))
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Delivery] = asyncio.Queue()
 
@@ -230,7 +237,7 @@ class CsmEngine:
         if self._worker is not None:
             await asyncio.to_thread(self._worker.stop)
         self._worker = None
-        self._loaded = None
+        self._prompts = None
         self._prefixes.clear()
         self._anchors.clear()
         if torch.cuda.is_available():

@@ -40,7 +40,7 @@ class Job:
     max_frames: int
     deliver: Callable[[Delivery], None]
     cancelled: threading.Event = field(default_factory=threading.Event)
-    frames: list[torch.Tensor] = field(default_factory=list)  # every generated frame (for tests)
+    frames: list[torch.Tensor] = field(default_factory=list)  # every frame generated so far
 
 
 @dataclass
@@ -48,7 +48,6 @@ class _Row:
     job: Job
     decoder: StreamingMimiDecoder
     pending: list[torch.Tensor] = field(default_factory=list)
-    generated: int = 0
     sent_first: bool = False
 
 
@@ -117,7 +116,7 @@ class GenerationWorker:
                 prefill = self._prompts.prefill(job.prefix, job.ids)
             except Exception as err:
                 job.deliver(_unavailable(err))
-                _free_memory(err)
+                _free_memory()
                 continue
             row = _Row(job, StreamingMimiDecoder(self._frames.model.codec_model))
             self._batch.add(row, prefill.cache, prefill.hidden, prefill.length)
@@ -141,8 +140,7 @@ class GenerationWorker:
             frame = frames[index]
             row.job.frames.append(frame)
             row.pending.append(frame)
-            row.generated += 1
-            if row.generated >= row.job.max_frames:
+            if len(row.job.frames) >= row.job.max_frames:
                 self._finish(row)
                 continue
             if len(row.pending) >= (self._chunk_frames if row.sent_first else 1):
@@ -168,7 +166,7 @@ class GenerationWorker:
     def _fail_all(self, err: Exception) -> None:
         rows = list(self._batch.rows)
         self._batch.keep([])
-        _free_memory(err)
+        _free_memory()
         failure = _unavailable(err)
         for row in rows:
             row.job.deliver(failure)
@@ -189,6 +187,6 @@ def _is_out_of_memory(err: BaseException) -> bool:
     return (oom is not None and isinstance(err, oom)) or "out of memory" in str(err).lower()
 
 
-def _free_memory(err: BaseException) -> None:
+def _free_memory() -> None:
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
