@@ -104,16 +104,6 @@ class Timings:
     total_ms: float | None = None
     audio_s: float = 0.0
 
-    def as_dict(self) -> dict[str, float | int | bool | None]:
-        """For diagnostics."""
-        return {
-            "streaming": self.streaming,
-            "chars": self.chars,
-            "first_audio_ms": self.first_audio_ms,
-            "total_ms": self.total_ms,
-            "audio_s": self.audio_s,
-        }
-
 
 @dataclass
 class AudioFormat:

@@ -21,7 +21,7 @@ from homeassistant.helpers.selector import (
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 
 from . import VerbaConfigEntry
-from .api import CannotConnectError, NotVerbaServerError, ServerInfo, VerbaClient
+from .api import CannotConnectError, NotVerbaServerError, VerbaClient
 from .const import (
     CONF_BACKEND,
     CONF_SPEAKER,
@@ -42,14 +42,15 @@ _SERVER_SCHEMA = vol.Schema(
 )
 
 
-async def _check(host: str, port: int) -> tuple[ServerInfo | None, str | None]:
-    """Describe the server; (info, None) or (None, error key)."""
+async def _check(host: str, port: int) -> str | None:
+    """Describe the server; None when it is a verba server, else the error key."""
     try:
-        return await VerbaClient(host, port).describe(), None
+        await VerbaClient(host, port).describe()
     except CannotConnectError:
-        return None, "cannot_connect"
+        return "cannot_connect"
     except NotVerbaServerError:
-        return None, "not_verba"
+        return "not_verba"
+    return None
 
 
 def _title(host: str, port: int) -> str:
@@ -77,7 +78,7 @@ class VerbaConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             host, port = user_input[CONF_HOST].strip(), user_input[CONF_PORT]
             self._async_abort_entries_match({CONF_HOST: host, CONF_PORT: port})
-            _info, error = await _check(host, port)
+            error = await _check(host, port)
             if error is None:
                 await self.async_set_unique_id(f"{host}:{port}")
                 self._abort_if_unique_id_configured()
@@ -98,7 +99,7 @@ class VerbaConfigFlow(ConfigFlow, domain=DOMAIN):
         await self.async_set_unique_id(name)
         self._abort_if_unique_id_configured(updates={CONF_HOST: host, CONF_PORT: port})
         self._async_abort_entries_match({CONF_HOST: host, CONF_PORT: port})
-        _info, error = await _check(host, port)
+        error = await _check(host, port)
         if error is not None:
             return self.async_abort(reason=error)
         self._discovered = {CONF_HOST: host, CONF_PORT: port, "name": name}
@@ -131,7 +132,7 @@ class VerbaConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             host, port = user_input[CONF_HOST].strip(), user_input[CONF_PORT]
-            _info, error = await _check(host, port)
+            error = await _check(host, port)
             if error is None:
                 return self.async_update_reload_and_abort(
                     entry, data_updates={CONF_HOST: host, CONF_PORT: port}, title=_title(host, port)

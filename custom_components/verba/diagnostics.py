@@ -29,5 +29,5 @@ async def async_get_config_entry_diagnostics(
         },
         "options": dict(entry.options),
         "settings": asdict(Settings.from_options(entry.options, info)),
-        "last_request": data.client.last.as_dict(),
+        "last_request": asdict(data.client.last),
     }
