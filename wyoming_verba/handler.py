@@ -123,7 +123,7 @@ class VerbaHandler(AsyncEventHandler):
     async def handle_event(self, event: Event) -> bool:
         """Dispatch one event; synthesis is queued for the worker so this returns at once."""
         if Describe.is_type(event.type):
-            await self.write_event(self._service.info.event())
+            await self.write_event(self._service.describe_event())
         elif SynthesizeStart.is_type(event.type):
             await self._start_stream(event)
         elif SynthesizeChunk.is_type(event.type):

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
+from wyoming.event import Event
 from wyoming.info import Attribution, Info, TtsProgram, TtsVoice
 
 from . import __version__
+from .engines.base import EngineStatus
 from .voices import VoiceInfo
 
 PROGRAM_NAME = "verba"
+EXTENSION_KEY = "verba"  # extra top-level key in Info's data; wyoming clients ignore unknown keys
 _ATTRIBUTIONS = {
     "edge": Attribution(name="Microsoft Edge TTS", url="https://github.com/rany2/edge-tts"),
     "csm": Attribution(name="Sesame CSM-1b", url="https://huggingface.co/sesame/csm-1b"),
@@ -39,3 +43,16 @@ def build_info(voices: Iterable[VoiceInfo]) -> Info:
         supports_synthesize_streaming=True,
     )
     return Info(tts=[program])
+
+
+def info_event(info: Info, engines: Mapping[str, EngineStatus]) -> Event:
+    """Info as an event, plus `verba`: each engine's state (what `health` and `doctor` show)."""
+    event = info.event()
+    extension: dict[str, Any] = {
+        "engines": {
+            name: {"state": str(status.state), "detail": status.detail}
+            for name, status in engines.items()
+        }
+    }
+    event.data[EXTENSION_KEY] = extension
+    return event

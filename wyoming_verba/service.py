@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from wyoming.event import Event
 from wyoming.info import Info
 
 from .config import Config, ConfigError
 from .engines.base import Engine
 from .engines.edge import EdgeEngine
-from .info import build_info
+from .info import build_info, info_event
 from .synthesis import SynthesisPlan, make_plan
 from .voices import VoiceCatalog, VoiceChoice
 
@@ -68,6 +69,11 @@ class SpeechService:
             self._refresh()
         assert self._info is not None
         return self._info
+
+    def describe_event(self) -> Event:
+        """The answer to Describe: Info plus each engine's current state."""
+        statuses = {name: engine.status() for name, engine in self.engines.items()}
+        return info_event(self.info, statuses)
 
     def resolve(self, name: str | None, speaker: str | int | None) -> VoiceChoice:
         """The voice a request asked for; UnknownVoiceError names an unknown one."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 from ..audio import Pcm
@@ -20,6 +22,23 @@ class EngineUnavailableError(EngineError):
     """
 
 
+class EngineState(StrEnum):
+    """Where an engine is in its life; shown in Info (`verba.engines`), `health` and `doctor`."""
+
+    IDLE = "idle"  # loads on first use (csm.preload: false)
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class EngineStatus:
+    """An engine's state and, when there is something to say, a one-line detail."""
+
+    state: EngineState
+    detail: str = ""
+
+
 class Engine(Protocol):
     """A speech engine: yields 16-bit mono PCM at `sample_rate` as it is produced."""
 
@@ -31,6 +50,9 @@ class Engine(Protocol):
 
     async def wait_ready(self) -> None:
         """Wait for loading that start() began in the background; raise if it failed."""
+
+    def status(self) -> EngineStatus:
+        """Loading, ready or failed (with the reason)."""
 
     def voices(self) -> list[VoiceInfo]:
         """The voices to list in Info; every voice has a language."""

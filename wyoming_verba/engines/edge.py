@@ -16,7 +16,7 @@ import edge_tts.voices
 from ..audio import Pcm
 from ..config import EdgeConfig
 from ..voices import VoiceChoice, VoiceInfo
-from .base import EngineError, EngineUnavailableError
+from .base import EngineError, EngineState, EngineStatus, EngineUnavailableError
 from .edge_voices import configured_voice_only, load_voice_list, voice_info
 from .mp3 import Mp3StreamDecoder
 
@@ -44,6 +44,7 @@ class EdgeEngine:
         self._config = config
         self._cache_file = cache_dir / "edge-voices.json"
         self._voices: list[VoiceInfo] = configured_voice_only(config.voice)
+        self._status = EngineStatus(EngineState.LOADING)
 
     async def start(self) -> None:
         """Fetch (or read the cached) voice list."""
@@ -64,6 +65,11 @@ class EdgeEngine:
             )
             self._voices.extend(configured_voice_only(self._config.voice))
         _LOGGER.info("Edge TTS ready with %d voices", len(self._voices))
+        self._status = EngineStatus(EngineState.READY)
+
+    def status(self) -> EngineStatus:
+        """Ready once the voice list is read (Edge itself is reached per request)."""
+        return self._status
 
     async def wait_ready(self) -> None:
         """Nothing loads in the background."""

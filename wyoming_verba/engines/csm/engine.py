@@ -13,7 +13,7 @@ import torch
 from ...audio import Pcm, TrailingSilenceTrimmer
 from ...config import CsmConfig, CsmVoiceProfile
 from ...voices import VoiceChoice, VoiceInfo
-from ..base import EngineError, EngineUnavailableError
+from ..base import EngineError, EngineState, EngineStatus, EngineUnavailableError
 from .frames import FrameModel, Sampling
 from .loading import load_model
 from .prompts import PromptBuilder, VoicePrefix
@@ -70,6 +70,20 @@ class CsmEngine:
         if self._config.preload:
             self._loading = asyncio.create_task(self._load(), name="csm load")
             self._loading.add_done_callback(_log_load_failure)
+
+    def status(self) -> EngineStatus:
+        """Idle (lazy, not loaded yet), loading, ready, or failed with the reason."""
+        task = self._loading
+        if task is None:
+            return EngineStatus(EngineState.IDLE)
+        if not task.done():
+            return EngineStatus(EngineState.LOADING)
+        if task.cancelled():
+            return EngineStatus(EngineState.FAILED, "loading was cancelled")
+        err = task.exception()
+        if err is not None:
+            return EngineStatus(EngineState.FAILED, str(err))
+        return EngineStatus(EngineState.READY)
 
     async def wait_ready(self) -> None:
         """Wait for the preload start() began (none when csm.preload is false)."""
