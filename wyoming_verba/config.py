@@ -83,11 +83,14 @@ class CsmConfig:
     dtype: str = "bfloat16"
     speaker: int = 0
     max_audio_s: float = 20.0
-    temperature: float = 0.9
-    top_k: int = 50
+    temperature: float | None = None  # None: the model's generation_config
+    top_k: int | None = None
+    top_p: float | None = None
     chunk_frames: int = 2
     preload: bool = True
-    compile: bool = False
+    compile: str | bool = "auto"  # auto: on CUDA only
+    cuda_graphs: bool = True
+    continuity: bool = True
     max_batch: int = 4
     anchor_speakers: bool = True
     voices: tuple[CsmVoiceProfile, ...] = ()

@@ -60,6 +60,15 @@ def _int(value: Any) -> int:
     return value
 
 
+def _or_null(validator: Any) -> Any:
+    """null (use the default) or whatever `validator` accepts, keeping its error message."""
+
+    def check(value: Any) -> Any:
+        return None if value is None else validator(value)
+
+    return check
+
+
 def _positive(validator: Any) -> Any:
     return vol.All(validator, vol.Range(min=0, min_included=False))
 
@@ -114,11 +123,14 @@ SCHEMA = vol.Schema(
             vol.Optional("dtype"): vol.Any("bfloat16", "float16", "float32"),
             vol.Optional("speaker"): vol.All(_int, vol.Range(min=0)),
             vol.Optional("max_audio_s"): vol.All(_number, vol.Range(min=0.5, max=160)),
-            vol.Optional("temperature"): vol.All(_number, vol.Range(min=0, max=5)),
-            vol.Optional("top_k"): vol.All(_int, vol.Range(min=0)),
+            vol.Optional("temperature"): _or_null(vol.All(_number, vol.Range(min=0, max=5))),
+            vol.Optional("top_k"): _or_null(vol.All(_int, vol.Range(min=0))),
+            vol.Optional("top_p"): _or_null(vol.All(_number, vol.Range(min=0, max=1))),
             vol.Optional("chunk_frames"): vol.All(_int, vol.Range(min=1, max=50)),
             vol.Optional("preload"): bool,
-            vol.Optional("compile"): bool,
+            vol.Optional("compile"): vol.Any("auto", bool),
+            vol.Optional("cuda_graphs"): bool,
+            vol.Optional("continuity"): bool,
             vol.Optional("max_batch"): vol.All(_int, vol.Range(min=1, max=64)),
             vol.Optional("anchor_speakers"): bool,
             vol.Optional("voices"): [_VOICE_PROFILE],

@@ -1,4 +1,11 @@
-"""Sentences → audio chunks: one sentence ahead, fallback, resampling, chunking."""
+"""A request's sentences → audio chunks: the engine speaks the reply, with fallback, resampling and
+fixed-size chunking.
+
+The engine gets the whole stream of sentences (CSM keeps one slot for the reply; Edge synthesizes
+one sentence ahead). When the primary engine cannot serve — still loading, failed to load, out of
+memory, service down — before any audio of a sentence, that sentence and the rest go to
+tts.fallback. The log says so; if the fallback fails too, the error names both causes.
+"""
 
 from __future__ import annotations
 
@@ -6,83 +13,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .audio import Chunker, Pcm, Resampler
-from .engines.base import Engine, EngineError, EngineUnavailableError
+from .audio import Chunker, Resampler
+from .engines.base import Engine, EngineError, EngineState, EngineUnavailableError, SentenceEnd
 from .metrics import RequestMetrics
 from .voices import VoiceChoice
 
 _LOGGER = logging.getLogger(__name__)
-
-
-@dataclass
-class _FallbackState:
-    """Once the primary engine failed within a request, later sentences go to the fallback."""
-
-    active: bool = False
-
-
-class _SentenceJob:
-    """Synthesizes one sentence in its own task into a queue of PCM blocks."""
-
-    def __init__(
-        self,
-        text: str,
-        plan: SynthesisPlan,
-        fallback_state: _FallbackState,
-    ) -> None:
-        self.text = text
-        self._plan = plan
-        self._fallback_state = fallback_state
-        self.queue: asyncio.Queue[Pcm | BaseException | None] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"sentence {self.text[:20]!r}")
-
-    async def cancel(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        plan = self._plan
-        try:
-            if not self._fallback_state.active and await self._synthesize(plan.engine, plan.voice):
-                return
-            assert plan.fallback is not None
-            await self._synthesize(plan.fallback, plan.fallback.default_voice())
-        except BaseException as err:
-            self.queue.put_nowait(err)
-            if isinstance(err, asyncio.CancelledError):
-                raise
-        finally:
-            self.queue.put_nowait(None)
-
-    async def _synthesize(self, engine: Engine, voice: VoiceChoice) -> bool:
-        """Stream this sentence from `engine`; False if it failed before any audio: fall back."""
-        resampler = Resampler(engine.sample_rate, self._plan.output_rate)
-        produced = False
-        try:
-            async with contextlib.aclosing(engine.synthesize(self.text, voice)) as stream:
-                async for pcm in stream:
-                    produced = produced or pcm.size > 0
-                    self.queue.put_nowait(resampler.process(pcm))
-        except EngineUnavailableError as err:
-            if produced or self._plan.fallback is None or engine is self._plan.fallback:
-                raise
-            self._fallback_state.active = True
-            _LOGGER.warning(
-                "%s engine failed (%s); using the %s engine (tts.fallback)",
-                engine.name,
-                err,
-                self._plan.fallback.name,
-            )
-            return False
-        self.queue.put_nowait(resampler.flush())
-        return True
+_NOT_READY = (EngineState.IDLE, EngineState.LOADING)
 
 
 @dataclass(frozen=True)
@@ -107,62 +46,135 @@ def make_plan(
     return SynthesisPlan(engine, voice, fallback_engine, output_rate or engine.sample_rate)
 
 
+@dataclass
+class _SentenceFeed:
+    """The request's sentences, replayable from the first one not yet fully spoken.
+
+    A task pumps the source into a queue, so an engine that is abandoned mid-read (cancelled)
+    cannot close the source for the engine that takes over.
+    """
+
+    source: AsyncIterator[str]
+    metrics: RequestMetrics
+    unfinished: list[str] = field(default_factory=list)
+    audio_in_sentence: bool = False
+    _queue: asyncio.Queue[str | BaseException | None] = field(default_factory=asyncio.Queue)
+    _pump: asyncio.Task[None] | None = None
+
+    async def sentences(self) -> AsyncIterator[str]:
+        """Unfinished sentences first (after a switch of engine), then new ones."""
+        if self._pump is None:
+            self._pump = asyncio.create_task(self._read(), name="sentence feed")
+        for sentence in list(self.unfinished):
+            yield sentence
+        while True:
+            item = await self._queue.get()
+            if item is None or isinstance(item, BaseException):
+                self._queue.put_nowait(item)  # the next reader sees the end too
+                if item is None:
+                    return
+                raise item
+            self.unfinished.append(item)
+            yield item
+
+    async def _read(self) -> None:
+        try:
+            async for sentence in self.source:
+                self.metrics.chars += len(sentence)
+                self._queue.put_nowait(sentence)
+        except Exception as err:
+            self._queue.put_nowait(err)
+            return
+        self._queue.put_nowait(None)
+
+    def sentence_done(self) -> None:
+        self.unfinished.pop(0)
+        self.audio_in_sentence = False
+
+    async def close(self) -> None:
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+
+
 async def stream_audio(
     sentences: AsyncIterator[str],
     plan: SynthesisPlan,
     samples_per_chunk: int,
     metrics: RequestMetrics,
 ) -> AsyncGenerator[bytes, None]:
-    """Yield 16-bit mono chunks at plan.output_rate; sentence N+1 is synthesized while N streams.
+    """Yield 16-bit mono chunks at plan.output_rate as the engine produces audio.
 
     Raises EngineError (with a user-facing message) when synthesis fails.
     """
-    jobs: asyncio.Queue[_SentenceJob | BaseException | None] = asyncio.Queue(maxsize=1)
-    started: list[_SentenceJob] = []
-    fallback_state = _FallbackState()
-
-    async def produce() -> None:
-        try:
-            async for sentence in sentences:
-                metrics.chars += len(sentence)
-                job = _SentenceJob(sentence, plan, fallback_state)
-                await jobs.put(job)
-                started.append(job)
-                job.start()
-        except Exception as err:
-            await jobs.put(err)
-            return
-        await jobs.put(None)
-
-    producer = asyncio.create_task(produce(), name="sentence producer")
-    chunker = Chunker(samples_per_chunk)
+    feed = _SentenceFeed(sentences, metrics)
     try:
-        while (job := await jobs.get()) is not None:
-            if isinstance(job, BaseException):
-                raise job
-            while (block := await job.queue.get()) is not None:
-                if isinstance(block, BaseException):
-                    raise block
-                for chunk in chunker.push(block):
-                    metrics.add_audio(len(chunk) // 2)
-                    yield chunk
-        for chunk in chunker.flush():
-            metrics.add_audio(len(chunk) // 2)
+        async for chunk in _speak(feed, plan, samples_per_chunk, metrics):
             yield chunk
     finally:
-        if fallback_state.active and plan.fallback is not None:
-            metrics.backend = f"{plan.fallback.name}(fallback-from-{plan.engine.name})"
-        producer.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await producer
-        for job in started:
-            await job.cancel()
+        await feed.close()
 
 
-async def iterate(items: list[str]) -> AsyncIterator[str]:
-    """An async iterator over a fixed list of sentences."""
-    for item in items:
-        yield item
+async def _speak(
+    feed: _SentenceFeed, plan: SynthesisPlan, samples_per_chunk: int, metrics: RequestMetrics
+) -> AsyncGenerator[bytes, None]:
+    chunker = Chunker(samples_per_chunk)
+    engines = _engine_order(plan, metrics)
+    failure: EngineError | None = None
+    for index, engine in enumerate(engines):
+        voice = plan.voice if engine is plan.engine else engine.default_voice()
+        resampler = Resampler(engine.sample_rate, plan.output_rate)
+        try:
+            async with contextlib.aclosing(engine.speak(feed.sentences(), voice)) as stream:
+                async for item in stream:
+                    if isinstance(item, SentenceEnd):
+                        pcm = resampler.flush()
+                        resampler = Resampler(engine.sample_rate, plan.output_rate)
+                        feed.sentence_done()
+                    else:
+                        pcm = resampler.process(item)
+                        feed.audio_in_sentence = feed.audio_in_sentence or item.size > 0
+                    for chunk in chunker.push(pcm):
+                        metrics.add_audio(len(chunk) // 2)
+                        yield chunk
+            break
+        except EngineUnavailableError as err:
+            if feed.audio_in_sentence or index == len(engines) - 1:
+                raise _with_cause(err, failure) from err
+            failure = err
+            metrics.backend = f"{engines[-1].name}(fallback-from-{engine.name})"
+            _LOGGER.warning(
+                "%s engine failed (%s); using the %s engine (tts.fallback)",
+                engine.name,
+                err,
+                engines[-1].name,
+            )
+    for chunk in chunker.flush():
+        metrics.add_audio(len(chunk) // 2)
+        yield chunk
 
 
-__all__ = ["EngineError", "SynthesisPlan", "iterate", "make_plan", "stream_audio"]
+def _engine_order(plan: SynthesisPlan, metrics: RequestMetrics) -> list[Engine]:
+    """Primary then fallback; only the fallback while the primary is still loading."""
+    if plan.fallback is None:
+        return [plan.engine]
+    if plan.engine.status().state in _NOT_READY:
+        plan.engine.ensure_loading()
+        _LOGGER.info(
+            "%s is still loading; the %s engine (tts.fallback) serves this request",
+            plan.engine.name,
+            plan.fallback.name,
+        )
+        metrics.backend = f"{plan.fallback.name}(while-{plan.engine.name}-loads)"
+        return [plan.fallback]
+    return [plan.engine, plan.fallback]
+
+
+def _with_cause(err: EngineError, earlier: EngineError | None) -> EngineError:
+    if earlier is None:
+        return err
+    return type(err)(f"{err} (the primary engine had failed first: {earlier})")
+
+
+__all__ = ["EngineError", "SynthesisPlan", "make_plan", "stream_audio"]

@@ -137,6 +137,45 @@ def build_tiny_csm(path: Path, seed: int = 0, num_codebooks: int = 32) -> Path:
     return path
 
 
+def build_wide_csm(path: Path, seed: int = 0, layers: int = 2) -> Path:
+    """Like build_tiny_csm, at csm-1b's real widths: backbone 2048 (32 heads, 8 KV heads, head
+    dim 64), depth decoder 1024 (8 heads, 2 KV heads, head dim 128), 32 codebooks, vocabulary
+    2051 — with `layers` layers each instead of 16 and 4, so a test stays fast."""
+    torch.manual_seed(seed)
+    tokenizer = build_tokenizer()
+    config = tiny_config(tokenizer)
+    real = CsmConfig()
+    for key in ("hidden_size", "intermediate_size", "num_attention_heads", "num_key_value_heads"):
+        setattr(config, key, getattr(real, key))
+    config.head_dim = real.hidden_size // real.num_attention_heads
+    config.vocab_size = real.vocab_size
+    config.codebook_pad_token_id = real.codebook_pad_token_id
+    config.num_hidden_layers = layers
+    depth, real_depth = config.depth_decoder_config, real.depth_decoder_config
+    for key in (
+        "backbone_hidden_size",
+        "hidden_size",
+        "intermediate_size",
+        "num_attention_heads",
+        "num_key_value_heads",
+        "head_dim",
+        "vocab_size",
+    ):
+        setattr(depth, key, getattr(real_depth, key))
+    depth.num_hidden_layers = layers
+    config.codec_config.codebook_size = 2048
+    feature_extractor = EncodecFeatureExtractor(feature_size=1, sampling_rate=24000)
+    processor = CsmProcessor(feature_extractor, tokenizer, chat_template=CHAT_TEMPLATE)
+    model = CsmForConditionalGeneration(config).eval()
+    with torch.no_grad():
+        _randomize_codec(model, seed)
+        model.lm_head.weight[0].zero_()  # code 0 (end of audio) never wins on codebook 0
+    path.mkdir(parents=True, exist_ok=True)
+    processor.save_pretrained(path)
+    model.save_pretrained(path)
+    return path
+
+
 def csm_1b_config() -> CsmConfig:
     """The real csm-1b sizes (CsmConfig defaults) for random-weight benchmarks."""
     return CsmConfig()

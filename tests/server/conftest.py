@@ -127,3 +127,27 @@ def csm_config(tiny_csm_dir: Path) -> dict[str, Any]:
         "tts": {"backend": "csm", "fallback": "edge"},
         "csm": {"model": str(tiny_csm_dir), "device": "cpu", "temperature": 0, "max_audio_s": 8},
     }
+
+
+@pytest.fixture(scope="session")
+def tiny_csm_4(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """(model, processor) of a tiny CSM with 4 codebooks: small enough to compile in a test."""
+    from transformers import AutoProcessor, CsmForConditionalGeneration
+
+    from tests.fakes.tiny_csm import build_tiny_csm
+
+    path = build_tiny_csm(tmp_path_factory.mktemp("tiny-csm-4"), num_codebooks=4)
+    model = CsmForConditionalGeneration.from_pretrained(path).eval()
+    return model, AutoProcessor.from_pretrained(path)
+
+
+@pytest.fixture(scope="session")
+def wide_csm(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """(model, processor) with csm-1b's real widths and vocabulary, fewer layers."""
+    from transformers import AutoProcessor, CsmForConditionalGeneration
+
+    from tests.fakes.tiny_csm import build_wide_csm
+
+    path = build_wide_csm(tmp_path_factory.mktemp("wide-csm"))
+    model = CsmForConditionalGeneration.from_pretrained(path).eval()
+    return model, AutoProcessor.from_pretrained(path)

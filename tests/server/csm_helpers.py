@@ -1,31 +1,117 @@
-"""Helpers for CSM tests: run the frame loop directly, write reference clips."""
+"""Helpers for CSM tests: an independent greedy reference, the worker stack, reference clips."""
 
 from __future__ import annotations
 
+import threading
 import wave
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch.nn import functional as F  # noqa: N812
 
-from wyoming_verba.engines.csm.frames import FrameModel, Sampling
+from wyoming_verba.engines.base import SentenceEnd
+from wyoming_verba.engines.csm.mimi_stream import BatchedMimiDecoder
+from wyoming_verba.engines.csm.pipeline import FramePipeline
+from wyoming_verba.engines.csm.prompts import PromptBuilder
+from wyoming_verba.engines.csm.replies import Reply, Sentence
+from wyoming_verba.engines.csm.sampling import Sampling, SamplingParams
+from wyoming_verba.engines.csm.slots import SlotState
+from wyoming_verba.engines.csm.step import FrameStep
+from wyoming_verba.engines.csm.worker import GenerationWorker
 
-GREEDY = Sampling(temperature=0.0, top_k=0)
+GREEDY = Sampling(SamplingParams(0.0), SamplingParams(0.0))
 
 
-def loop_codes(
-    frames: FrameModel, embeds: torch.Tensor, count: int, cache: Any = None
-) -> torch.Tensor:
-    """Greedy frames from prompt embeddings with our own loop: (1, count, num_codebooks)."""
-    cache = cache if cache is not None else frames.new_cache()
-    hidden = frames.backbone(embeds, cache)
-    out = []
+@torch.no_grad()
+def reference_codes(model: Any, embeds: torch.Tensor, count: int) -> torch.Tensor:
+    """Greedy frames (count, num_codebooks) after prompt embeddings, computed with transformers'
+    own backbone and depth-decoder generate() — nothing from our slot or step code."""
+    from transformers import DynamicCache
+
+    codebooks = model.config.num_codebooks
+    cache = DynamicCache(config=model.config)
+    hidden = model.backbone_model(inputs_embeds=embeds, cache=cache, use_cache=True)
+    last = hidden.last_hidden_state[:, -1]
+    frames = []
     for _ in range(count):
-        frame = frames.frame(hidden, GREEDY)
-        out.append(frame)
-        hidden = frames.backbone(frames.embed_frames(frame[:, None, :]), cache)
-    return torch.stack(out, dim=1)
+        first = model.lm_head(last).argmax(-1)
+        depth = model.depth_decoder.generate(
+            input_ids=F.pad(first[:, None], (1, 0)),
+            backbone_last_hidden_state=last.clone(),
+            do_sample=False,
+            min_new_tokens=codebooks - 1,
+            max_new_tokens=codebooks - 1,
+        )
+        frame = depth[:, 1:]
+        frames.append(frame[0])
+        embedded = model.backbone_model.embed_tokens(frame[:, None])
+        out = model.backbone_model(inputs_embeds=embedded, cache=cache, use_cache=True)
+        last = out.last_hidden_state[:, -1]
+    return torch.stack(frames)
+
+
+class Worker:
+    """The generation stack on the tiny model, as the engine builds it."""
+
+    def __init__(
+        self, model: Any, processor: Any, max_batch: int = 4, sampling: Sampling = GREEDY
+    ) -> None:
+        self.slots = SlotState(model, max_batch)
+        self.step = FrameStep(model, self.slots, sampling)
+        mimi = BatchedMimiDecoder(model.codec_model, max_batch)
+        self.worker = GenerationWorker(FramePipeline(self.step, mimi), chunk_frames=2)
+        self.prompts = PromptBuilder(processor, self.step)
+        self.worker.start()
+
+    def reply(
+        self,
+        texts: list[tuple[str, int]],
+        *,
+        seed: int = 0,
+        continuity: bool = True,
+        speaker: int = 0,
+        end: bool = True,
+        prefix: Any = None,
+    ) -> tuple[Reply, Collector]:
+        """Submit a reply of (text, frame cap) sentences."""
+        collector = Collector()
+        reply = Reply(prefix, collector, seed, continuity)
+        for text, frames in texts:
+            reply.add(Sentence(self.prompts.text_ids(text, speaker), frames))
+        if end:
+            reply.end()
+        self.worker.submit(reply)
+        return reply, collector
+
+    def stop(self) -> None:
+        self.worker.stop()
+
+
+class Collector:
+    """Records what the worker delivers to a reply."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self.done = threading.Event()
+
+    def __call__(self, item: Any) -> None:
+        self.items.append(item)
+        if item is None or isinstance(item, BaseException):
+            self.done.set()
+
+    @property
+    def audio(self) -> list[np.ndarray]:
+        return [i for i in self.items if isinstance(i, np.ndarray)]
+
+    @property
+    def samples(self) -> int:
+        return sum(item.size for item in self.audio)
+
+    @property
+    def sentence_ends(self) -> int:
+        return sum(isinstance(item, SentenceEnd) for item in self.items)
 
 
 def write_wav(path: Path, seconds: float, rate: int = 16000, pitch: float = 220.0) -> Path:

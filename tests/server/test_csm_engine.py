@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,8 @@ from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeVoice
 
 from tests.fakes.fake_edge import FakeEdgeService, decoded_samples
-from wyoming_verba.engines.csm.engine import frame_budget
-from wyoming_verba.engines.csm.frames import FrameModel
+from wyoming_verba.engines.csm.fitting import SentenceFitter, frame_budget
+from wyoming_verba.engines.csm.step import FrameStep
 from wyoming_verba.text import split_sentences
 
 from .conftest import ServerFactory, audio_of, merge, read_until, types_of, uri_of
@@ -122,7 +123,7 @@ async def test_out_of_memory_falls_back_to_edge(
     def out_of_memory(*_args: Any, **_kwargs: Any) -> torch.Tensor:
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 8.00 GiB")
 
-    monkeypatch.setattr(FrameModel, "frame", out_of_memory)
+    monkeypatch.setattr(FrameStep, "frame", out_of_memory)
     async with AsyncClient.from_uri(uri_of(server)) as client:
         await client.write_event(Synthesize("Lights off.").event())
         events = await read_until(client, "audio-stop")
@@ -139,7 +140,7 @@ async def test_without_fallback_the_error_reaches_the_client(
     server = await start_server(merge(csm_config, {"tts": {"fallback": "none"}}))
     await ready(server)
     monkeypatch.setattr(
-        FrameModel,
+        FrameStep,
         "frame",
         lambda *a, **k: (_ for _ in ()).throw(torch.OutOfMemoryError("CUDA out of memory")),
     )
@@ -172,14 +173,39 @@ async def test_missing_model_falls_back_and_says_what_to_do(
 async def test_lazy_loading_loads_on_first_request(
     start_server: ServerFactory, csm_config: dict[str, Any]
 ) -> None:
-    server = await start_server(merge(csm_config, {"csm": {"preload": False}}))
+    config = merge(csm_config, {"tts": {"fallback": "none"}, "csm": {"preload": False}})
+    server = await start_server(config)
     engine = server.service.engines["csm"]
-    assert engine.generation_stats() == {}
+    assert engine.generation_stats() == {} and engine.status().state == "idle"
     async with AsyncClient.from_uri(uri_of(server)) as client:
         await client.write_event(Synthesize("Hi.", voice=SynthesizeVoice("csm:speaker-1")).event())
         events = await read_until(client, "audio-stop")
     assert len(audio_of(events)) // 2 == frame_budget("Hi.", 8) * 1920
-    assert engine.generation_stats()["steps"] > 0
+    assert engine.generation_stats()["steps"] > 0 and engine.status().state == "ready"
+
+
+async def test_while_csm_loads_the_fallback_serves(
+    start_server: ServerFactory,
+    csm_config: dict[str, Any],
+    fake_edge: FakeEdgeService,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("INFO")
+    server = await start_server(merge(csm_config, {"csm": {"preload": False}}))
+    engine = server.service.engines["csm"]
+    async with AsyncClient.from_uri(uri_of(server)) as client:
+        await client.write_event(Synthesize("Hi.").event())
+        events = await read_until(client, "audio-stop")
+        # Served by Edge at once; the request started CSM loading.
+        assert [r.text for r in fake_edge.requests] == ["Hi."]
+        assert len(audio_of(events)) // 2 == decoded_samples(fake_edge.requests[0].mp3)
+        assert engine.status().state in ("loading", "ready")
+        assert "csm is still loading; the edge engine (tts.fallback) serves" in caplog.text
+        await engine.ready()
+        await client.write_event(Synthesize("Hi.").event())
+        events = await read_until(client, "audio-stop")
+    assert len(fake_edge.requests) == 1
+    assert len(audio_of(events)) // 2 == frame_budget("Hi.", 8) * 1920
 
 
 async def test_bare_speakers_are_anchored_to_a_generated_reference(
@@ -214,28 +240,34 @@ async def test_text_longer_than_max_audio_is_split_not_cut(
     async with AsyncClient.from_uri(uri_of(server)) as client:
         await client.write_event(Synthesize(text, voice=SynthesizeVoice("csm:speaker-0")).event())
         events = await read_until(client, "audio-stop")
-    pieces = [piece.text for piece in server.service.engines["csm"]._fit_to_context(text, None, 0)]
-    assert len(pieces) > 1 and " ".join(pieces) == text
-    assert all(frame_budget(piece, 2) < 2 * 12.5 or len(piece.split()) == 1 for piece in pieces)
+    fitter = fitter_of(server.service.engines["csm"], 0, 2)
+    pieces = fitter.fit(text)
+    tokenize = fitter.tokenize
+    assert len(pieces) > 1
+    assert sum(p.length for p in pieces) > tokenize(text).shape[1]  # each piece its own turn
+    assert all(p.max_frames < 2 * 12.5 for p in pieces)
     # Every piece got its full budget: more audio than one capped sentence could hold.
-    assert len(audio_of(events)) // 2 == sum(frame_budget(p, 2) for p in pieces) * 1920
+    assert len(audio_of(events)) // 2 == sum(p.max_frames for p in pieces) * 1920
     assert len(audio_of(events)) // 2 > frame_budget(text, 2) * 1920
+
+
+def fitter_of(engine: Any, prefix_length: int, max_audio_s: float) -> SentenceFitter:
+    return SentenceFitter(
+        partial(engine._runtime.prompts.text_ids, speaker=0), prefix_length, max_audio_s
+    )
 
 
 async def test_prompt_and_frames_stay_within_2048_positions(
     start_server: ServerFactory, csm_config: dict[str, Any]
 ) -> None:
     from wyoming_verba.engines.base import EngineError
-    from wyoming_verba.engines.csm.prompts import VoicePrefix
 
     server = await start_server(csm_config)
     engine = await ready(server)
     text = "This sentence needs more room than a nearly full context has left."
-    long_reference = VoicePrefix("long", 0, None, 1950)
-    pieces = [piece.text for piece in engine._fit_to_context(text, long_reference, 0)]
-    assert len(pieces) > 1 and " ".join(pieces) == text
+    pieces = fitter_of(engine, 1950, 8).fit(text)
+    assert len(pieces) > 1
     for piece in pieces:
-        used = 1950 + engine._prompts.text_ids(piece, 0).shape[1]
-        assert used + frame_budget(piece, 8) <= 2048 or len(piece.split()) == 1
+        assert 1950 + piece.length + piece.max_frames <= 2048
     with pytest.raises(EngineError, match="do not fit CSM's 2048-position context"):
-        engine._fit_to_context(text, VoicePrefix("huge", 0, None, 2040), 0)
+        fitter_of(engine, 2040, 8).fit(text)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -20,6 +20,14 @@ class EngineUnavailableError(EngineError):
 
     Requests that hit this may be retried on the configured fallback engine.
     """
+
+
+@dataclass(frozen=True)
+class SentenceEnd:
+    """Yielded by Engine.speak after the last audio of each sentence."""
+
+
+SENTENCE_END = SentenceEnd()
 
 
 class EngineState(StrEnum):
@@ -48,6 +56,9 @@ class Engine(Protocol):
     async def start(self) -> None:
         """Load or connect; heavy loading may go on in the background or wait for first use."""
 
+    def ensure_loading(self) -> None:
+        """Begin loading now if it waits for first use (so a fallback can serve meanwhile)."""
+
     async def wait_ready(self) -> None:
         """Wait for loading that start() began in the background; raise if it failed."""
 
@@ -60,8 +71,11 @@ class Engine(Protocol):
     def default_voice(self) -> VoiceChoice:
         """The voice used when a request names none."""
 
-    def synthesize(self, text: str, voice: VoiceChoice) -> AsyncGenerator[Pcm, None]:
-        """Stream PCM for one sentence; stops working promptly when the consumer stops."""
+    def speak(
+        self, sentences: AsyncIterator[str], voice: VoiceChoice
+    ) -> AsyncGenerator[Pcm | SentenceEnd, None]:
+        """Stream PCM for a reply's sentences as they arrive, SENTENCE_END after each one;
+        stops working promptly when the consumer stops."""
 
     async def close(self) -> None:
         """Release connections, threads and memory."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -16,9 +16,10 @@ import edge_tts.voices
 from ..audio import Pcm
 from ..config import EdgeConfig
 from ..voices import VoiceChoice, VoiceInfo
-from .base import EngineError, EngineState, EngineStatus, EngineUnavailableError
+from .base import EngineError, EngineState, EngineStatus, EngineUnavailableError, SentenceEnd
 from .edge_voices import configured_voice_only, load_voice_list, voice_info
 from .mp3 import Mp3StreamDecoder
+from .sentences import speak_each
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -73,6 +74,15 @@ class EdgeEngine:
 
     async def wait_ready(self) -> None:
         """Nothing loads in the background."""
+
+    def ensure_loading(self) -> None:
+        """Nothing loads on first use."""
+
+    def speak(
+        self, sentences: AsyncIterator[str], voice: VoiceChoice
+    ) -> AsyncGenerator[Pcm | SentenceEnd, None]:
+        """Sentence by sentence; the next one is synthesized while the current one streams."""
+        return speak_each(self.synthesize, sentences, voice)
 
     def voices(self) -> list[VoiceInfo]:
         """Voices as 'edge:<ShortName>' with their locale; the default voice comes first."""

@@ -68,6 +68,24 @@ def describe_model_source(model_id: str) -> str:
     )
 
 
+def looks_like_path(model: str) -> bool:
+    """csm.model names a directory (absolute, ~, ./ or ../), not a hub id like org/name."""
+    return model.startswith(("/", "~", ".")) or Path(model).expanduser().is_dir()
+
+
+def _quiet_progress_bars() -> None:
+    # The server log gets our own progress lines; tqdm bars would garble it.
+    from huggingface_hub import utils as hub_utils
+    from transformers.utils import logging as transformers_logging
+
+    quiet: list[Any] = [
+        hub_utils.disable_progress_bars,  # type: ignore[attr-defined]
+        transformers_logging.disable_progress_bar,
+    ]
+    for disable in quiet:
+        disable()
+
+
 def load_model(config: CsmConfig) -> LoadedModel:
     """Load processor and model with from_pretrained; Mimi stays float32."""
     import transformers
@@ -82,11 +100,15 @@ def load_model(config: CsmConfig) -> LoadedModel:
 
     device = resolve_device(config.device)
     dtype = resolve_dtype(config.dtype, device)
-    source = (
-        str(Path(config.model).expanduser())
-        if Path(config.model).expanduser().is_dir()
-        else config.model
-    )
+    path = Path(config.model).expanduser()
+    if looks_like_path(config.model) and not path.is_dir():
+        raise ModelLoadError(
+            f"csm.model: directory {path} not found; copy the saved model there (or fix the "
+            "path), or set csm.model to a hub id such as sesame/csm-1b"
+        )
+    source = str(path) if path.is_dir() else config.model
+    _quiet_progress_bars()
+    _LOGGER.info("Loading CSM from %s on %s as %s", describe_model_source(source), device, dtype)
     try:
         processor = auto_processor.from_pretrained(source)
         model = csm_model.from_pretrained(source, dtype=dtype, device_map=str(device))
@@ -101,6 +123,11 @@ def load_model(config: CsmConfig) -> LoadedModel:
             "hub (check the spelling; private or gated models also need HF_TOKEN)"
         ) from err
     except (LocalEntryNotFoundError, OSError) as err:
+        if path.is_dir():
+            raise ModelLoadError(
+                f"csm.model directory {path} does not hold a saved CSM model ({err}); it needs "
+                "the files `save_pretrained` writes (config.json, model weights, tokenizer)"
+            ) from err
         raise ModelLoadError(
             f"cannot load csm.model {config.model!r} ({type(err).__name__}): offline or not "
             "downloaded; run `wyoming-verba download` with network access (and HF_TOKEN), or set "
@@ -108,5 +135,4 @@ def load_model(config: CsmConfig) -> LoadedModel:
         ) from err
     model.eval()
     model.codec_model.to(torch.float32)
-    _LOGGER.info("Loaded CSM from %s on %s as %s", describe_model_source(source), device, dtype)
     return LoadedModel(model, processor, device, dtype)

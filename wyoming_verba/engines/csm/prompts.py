@@ -1,9 +1,11 @@
-"""Prompts and voice prefixes: a reference clip + transcript prefilled once, reused per request."""
+"""Prompts and voice prefixes: a reference clip + transcript prefilled once, reused per request.
+
+Prefix building uses slot 0 of the generation state and runs on the generation thread while the
+engine loads, before any request can hold a slot.
+"""
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,28 +15,11 @@ import numpy.typing as npt
 import torch
 
 from ..base import EngineError
-from .frames import FrameModel, Sampling
+from .slots import VoicePrefix
+from .step import FrameStep
 
 SAMPLE_RATE = 24000
-
-
-@dataclass
-class VoicePrefix:
-    """A prefilled reference turn: the backbone cache after it, and its length in positions."""
-
-    name: str
-    speaker: int
-    cache: Any
-    length: int
-
-
-@dataclass
-class Prefill:
-    """A request's prompt after prefill: cache, last hidden state, positions used."""
-
-    cache: Any
-    hidden: torch.Tensor
-    length: int
+_SLOT = 0
 
 
 def load_reference_audio(path: Path) -> npt.NDArray[np.float32]:
@@ -56,22 +41,23 @@ def load_reference_audio(path: Path) -> npt.NDArray[np.float32]:
 
 
 class PromptBuilder:
-    """Turns text (and reference clips) into prefilled backbone state via the model's processor."""
+    """Turns text and reference clips into token ids and prefilled voice prefixes."""
 
-    def __init__(self, processor: Any, frames: FrameModel) -> None:
+    def __init__(self, processor: Any, step: FrameStep) -> None:
         self._processor = processor
-        self._frames = frames
+        self._step = step
 
     def text_ids(self, text: str, speaker: int) -> torch.Tensor:
-        """Token ids of one text turn for `speaker`, exactly as in a full conversation."""
+        """Token ids (1, n) of one text turn for `speaker`, exactly as in a full conversation."""
         turn = [{"role": str(speaker), "content": [{"type": "text", "text": text}]}]
         encoded = self._processor.apply_chat_template(turn, tokenize=True, return_dict=True)
         return encoded["input_ids"]  # type: ignore[no-any-return]
 
+    @torch.no_grad()
     def build_prefix(
         self, name: str, speaker: int, reference_audio: Path, reference_text: str
     ) -> VoicePrefix:
-        """Encode and prefill a reference turn (text + audio) once."""
+        """Encode and prefill a reference turn (text + audio + end-of-audio) once."""
         audio = load_reference_audio(reference_audio)
         turn = [
             {
@@ -83,43 +69,41 @@ class PromptBuilder:
             }
         ]
         encoded = self._processor.apply_chat_template(turn, tokenize=True, return_dict=True)
-        embeds = self._frames.embed_prompt(
+        backbone = self._step.backbone
+        embeds = backbone.embed_prompt(
             encoded["input_ids"], encoded.get("input_values"), encoded.get("input_values_cutoffs")
         )
-        cache = self._frames.new_cache()
-        self._frames.backbone(embeds, cache)
-        return VoicePrefix(name, speaker, cache, int(embeds.shape[1]))
+        backbone.prefill(self._step.slots, _SLOT, 0, embeds)
+        return self._step.slots.export_prefix(_SLOT, int(embeds.shape[1]), name, speaker)
 
     @torch.no_grad()
-    def build_anchor(
-        self, speaker: int, text: str, max_frames: int, sampling: Sampling, seed: int
-    ) -> VoicePrefix:
+    def build_anchor(self, speaker: int, text: str, max_frames: int, seed: int) -> VoicePrefix:
         """A generated reference for a bare speaker id: sample it once (seeded), keep it as context.
 
         Without context CSM gives a speaker id a different voice on every request; conditioning
-        every request on the same generated clip keeps the voice. The cache ends up laid out like a
+        every request on the same generated clip keeps the voice. The prefix is laid out like a
         reference turn: the text turn, its audio frames, then the end-of-audio frame.
         """
-        frames = self._frames
+        step, slots = self._step, self._step.slots
+        sampling = step.sampling
         ids = self.text_ids(text, speaker)
-        cache = frames.new_cache()
-        hidden = frames.backbone(frames.embed_prompt(ids), cache)
-        generator = torch.Generator(device=frames.device).manual_seed(seed)
-        count = 0
-        for _ in range(max_frames):
-            frame = frames.frame(hidden, sampling, generator)
-            if bool(frames.is_end(frame)[0]):
+        hidden = step.backbone.prefill(slots, _SLOT, 0, step.backbone.embed_prompt(ids))
+        position = int(ids.shape[1])
+        slots.activate(
+            _SLOT,
+            hidden=hidden,
+            position=position,
+            max_frames=max_frames,
+            seed=seed,
+            draws=0,
+            backbone=sampling.backbone,
+            depth=sampling.depth,
+        )
+        while True:
+            step.run(step.bucket_for(_SLOT + 1))
+            position += int(slots.emitted[_SLOT])
+            if bool(slots.finished[_SLOT]):
                 break
-            hidden = frames.backbone(frames.embed_frames(frame[:, None, :]), cache)
-            count += 1
-        end = torch.full((1, 1, frames.num_codebooks), frames.eos_code, device=frames.device)
-        frames.backbone(frames.embed_frames(end), cache)
-        return VoicePrefix(f"speaker-{speaker}", speaker, cache, int(ids.shape[1]) + count + 1)
-
-    def prefill(self, prefix: VoicePrefix | None, ids: torch.Tensor) -> Prefill:
-        """Prefill a request: a copy of the voice prefix's cache (if any) plus the new text."""
-        cache = copy.deepcopy(prefix.cache) if prefix is not None else self._frames.new_cache()
-        embeds = self._frames.embed_prompt(ids)
-        hidden = self._frames.backbone(embeds, cache)
-        start = prefix.length if prefix is not None else 0
-        return Prefill(cache, hidden, start + int(ids.shape[1]))
+        end = step.backbone.embed_frames(step.backbone.end_frame())
+        step.backbone.prefill(slots, _SLOT, position, end)
+        return slots.export_prefix(_SLOT, position + 1, f"speaker-{speaker}", speaker)

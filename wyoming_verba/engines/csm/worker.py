@@ -1,9 +1,11 @@
 """The generation thread: all model work happens here, never on the event loop.
 
-Requests join a running batch at frame boundaries (up to `max_batch` rows), every row advances one
-frame per step, and audio is decoded and handed over every `chunk_frames` frames (the first chunk
-after a single frame, for latency). A cancelled row leaves within one frame. Any failure (CUDA out
-of memory included) frees what it can and fails the affected requests; the thread keeps running.
+Between frame steps it admits replies into free slots, starts their sentences (eager prefill),
+switches off cancelled ones and frees finished ones. Each frame is launched before the previous
+frame's results are read, so the device keeps working while the host delivers audio — except when
+a generating reply already has its next sentence queued: then the host reads the frame at once so
+that sentence starts in the very next step. Any failure (CUDA out of memory included) fails the
+affected replies and frees memory; the thread keeps running.
 """
 
 from __future__ import annotations
@@ -12,65 +14,33 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from concurrent.futures import Future
+from typing import Any, TypeVar
 
-import numpy as np
 import torch
 
-from ...audio import Pcm, float_to_pcm16
 from ..base import EngineUnavailableError
-from .batch import Batch
-from .frames import FrameModel, Sampling
-from .mimi_stream import StreamingMimiDecoder
-from .prompts import PromptBuilder, VoicePrefix
+from .occupant import Occupant
+from .pipeline import FramePipeline, FrameResults
+from .replies import END, Reply
 
 _LOGGER = logging.getLogger(__name__)
-
-END = None
-Delivery = Pcm | BaseException | None
-FRAME_SAMPLES = 1920  # 80 ms at 24 kHz
-
-
-@dataclass
-class Job:
-    """One sentence to generate; `deliver` is called from the worker thread."""
-
-    ids: torch.Tensor
-    prefix: VoicePrefix | None
-    max_frames: int
-    deliver: Callable[[Delivery], None]
-    cancelled: threading.Event = field(default_factory=threading.Event)
-    frames: list[torch.Tensor] = field(default_factory=list)  # every frame generated so far
-
-
-@dataclass
-class _Row:
-    job: Job
-    decoder: StreamingMimiDecoder
-    pending: list[torch.Tensor] = field(default_factory=list)
-    sent_first: bool = False
+T = TypeVar("T")
 
 
 class GenerationWorker:
-    """Owns the model on its thread; `submit` is thread-safe."""
+    """Owns the model on its thread; submit(), call() and stop() are thread-safe."""
 
-    def __init__(
-        self,
-        frames: FrameModel,
-        prompts: PromptBuilder,
-        sampling: Sampling,
-        chunk_frames: int,
-        max_batch: int,
-    ) -> None:
-        self._frames = frames
-        self._prompts = prompts
-        self._sampling = sampling
+    def __init__(self, pipeline: FramePipeline, chunk_frames: int) -> None:
+        self.pipeline = pipeline
         self._chunk_frames = chunk_frames
-        self._max_batch = max_batch
-        self._jobs: queue.Queue[Job | None] = queue.Queue()
-        self._batch: Batch[_Row] = Batch(frames)
-        self._thread = threading.Thread(target=self._run, name="csm-generation", daemon=True)
+        self._slots: list[Occupant | None] = [None] * pipeline.step.slots.count
+        self._replies: queue.SimpleQueue[Reply] = queue.SimpleQueue()
+        self._calls: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._in_flight: list[tuple[FrameResults, list[Occupant | None]]] = []
+        self._wake = threading.Event()
         self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="csm-generation", daemon=True)
         self.steps = 0
         self.max_rows_seen = 0
 
@@ -78,115 +48,163 @@ class GenerationWorker:
         """Start the thread."""
         self._thread.start()
 
-    def submit(self, job: Job) -> None:
-        """Queue a job; it joins the batch at the next frame boundary."""
-        self._jobs.put(job)
+    def submit(self, reply: Reply) -> None:
+        """Queue a reply; it takes a slot at the next frame boundary."""
+        reply.attach(self._wake.set)
+        self._replies.put(reply)
+        self._wake.set()
+
+    def call(self, function: Callable[[], T]) -> Future[T]:
+        """Run `function` on the generation thread between frames (loading, compiling)."""
+        future: Future[T] = Future()
+
+        def run() -> None:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(function())
+                except BaseException as err:  # handed to the caller
+                    future.set_exception(err)
+
+        self._calls.put(run)
+        self._wake.set()
+        return future
 
     def stop(self) -> None:
-        """Stop after the current step; pending jobs get END."""
+        """Stop after the current step; replies still held get END."""
         self._stopping.set()
-        self._jobs.put(None)
+        self._wake.set()
         self._thread.join(timeout=30)
 
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                self._admit()
-                if len(self._batch):
-                    self._step()
+                self._boundary()
+                if any(o is not None and o.generating for o in self._slots):
+                    self._frame()
+                elif self._in_flight:
+                    self._collect(keep=0)
+                else:
+                    self._idle()
             except Exception as err:
                 self._fail_all(err)
-        for row in self._batch.rows:
-            row.job.deliver(END)
-        self._batch.keep([])
+        for index, occupant in enumerate(self._slots):
+            if occupant is not None:
+                occupant.reply.deliver(END)
+                self._slots[index] = None
+
+    def _idle(self) -> None:
+        self._wake.clear()
+        if not self._has_work():
+            self._wake.wait(0.5)
+
+    def _has_work(self) -> bool:
+        if not self._replies.empty() or not self._calls.empty():
+            return True
+        return any(
+            o is not None
+            and (o.reply.cancelled.is_set() or o.reply.has_sentence or o.reply.exhausted)
+            for o in self._slots
+        )
+
+    def _boundary(self) -> None:
+        while not self._calls.empty():
+            self._calls.get()()
+        self._admit()
+        for occupant in self._slots:
+            if occupant is not None:
+                self._tend(occupant)
 
     def _admit(self) -> None:
-        block = not len(self._batch)
-        while len(self._batch) < self._max_batch:
-            try:
-                job = self._jobs.get(block=block, timeout=0.5 if block else None)
-            except queue.Empty:
-                return
-            if job is None:
-                return
-            block = False
-            if job.cancelled.is_set():
+        while not self._replies.empty() and None in self._slots:
+            reply = self._replies.get()
+            if reply.cancelled.is_set():
+                reply.deliver(END)
                 continue
+            slot = self._slots.index(None)
+            num_codebooks = self.pipeline.step.backbone.num_codebooks
+            self._slots[slot] = Occupant(reply, slot, self._chunk_frames, num_codebooks)
+            self.pipeline.reset_stream(slot)
+
+    def _tend(self, occupant: Occupant) -> None:
+        reply = occupant.reply
+        if reply.cancelled.is_set():
+            self._release(occupant)
+        elif occupant.generating:
+            return
+        elif (sentence := reply.take()) is not None:
+            if not reply.continuity:
+                self.pipeline.reset_stream(occupant.slot)
+            step = self.pipeline.step
             try:
-                prefill = self._prompts.prefill(job.prefix, job.ids)
+                occupant.start(sentence, step.slots, step.backbone, step.sampling)
             except Exception as err:
-                job.deliver(_unavailable(err))
-                _free_memory()
-                continue
-            row = _Row(job, StreamingMimiDecoder(self._frames.model.codec_model))
-            self._batch.add(row, prefill.cache, prefill.hidden, prefill.length)
-            self.max_rows_seen = max(self.max_rows_seen, len(self._batch))
+                reply.deliver(unavailable(err))
+                self._release(occupant, notify=False)
+                free_memory()
+        elif reply.exhausted:
+            self._release(occupant)
 
-    def _step(self) -> None:
-        batch = self._batch
-        alive = [i for i, row in enumerate(batch.rows) if not row.job.cancelled.is_set()]
-        batch.keep(alive)
-        if not len(batch):
-            return
-        assert batch.hidden is not None
-        frames = self._frames.frame(batch.hidden, self._sampling)
-        ended = self._frames.is_end(frames).tolist()
+    def _release(self, occupant: Occupant, notify: bool = True) -> None:
+        self.pipeline.step.slots.deactivate(occupant.slot)
+        self._slots[occupant.slot] = None
+        if notify:
+            occupant.reply.deliver(END)
+
+    def _frame(self) -> None:
+        used = 1 + max(i for i, o in enumerate(self._slots) if o is not None and o.generating)
+        rows = self.pipeline.step.bucket_for(used)
+        results = self.pipeline.launch(rows)
         self.steps += 1
-        continuing = []
-        for index, row in enumerate(batch.rows):
-            if ended[index]:
-                self._finish(row)
-                continue
-            frame = frames[index]
-            row.job.frames.append(frame)
-            row.pending.append(frame)
-            if len(row.job.frames) >= row.job.max_frames:
-                self._finish(row)
-                continue
-            if len(row.pending) >= (self._chunk_frames if row.sent_first else 1):
-                self._emit(row)
-            continuing.append(index)
-        batch.keep(continuing)
-        if continuing:
-            batch.advance(frames[continuing])
+        generating = sum(1 for o in self._slots if o is not None and o.generating)
+        self.max_rows_seen = max(self.max_rows_seen, generating)
+        self._in_flight.append((results, list(self._slots[:rows])))
+        # Read this frame now when a sentence may end and its successor is already waiting.
+        waiting = any(o is not None and o.generating and o.reply.has_sentence for o in self._slots)
+        self._collect(keep=1 if self.pipeline.overlaps and not waiting else 0)
 
-    def _emit(self, row: _Row) -> None:
-        if not row.pending:
-            return
-        codes = torch.stack(row.pending, dim=1)  # (num_codebooks, n)
-        row.pending = []
-        audio = row.decoder.decode(codes).cpu().numpy()
-        row.sent_first = True
-        row.job.deliver(float_to_pcm16(np.asarray(audio, dtype=np.float32)))
-
-    def _finish(self, row: _Row) -> None:
-        self._emit(row)
-        row.job.deliver(END)
+    def _collect(self, keep: int) -> None:
+        while len(self._in_flight) > keep:
+            results, occupants = self._in_flight.pop(0)
+            results.wait()
+            for row, occupant in enumerate(occupants):
+                if occupant is None or self._slots[occupant.slot] is not occupant:
+                    continue  # freed (cancelled) while this frame was in flight
+                emitted, finished = bool(results.emitted[row]), bool(results.finished[row])
+                occupant.draws += int(emitted or finished)
+                if emitted:
+                    occupant.take_frame(results.codes[row], results.audio[row])
+                if finished:
+                    occupant.finish_sentence()
 
     def _fail_all(self, err: Exception) -> None:
-        rows = list(self._batch.rows)
-        self._batch.keep([])
-        _free_memory()
-        failure = _unavailable(err)
-        for row in rows:
-            row.job.deliver(failure)
+        self._in_flight.clear()
+        failure = unavailable(err)
+        for index, occupant in enumerate(self._slots):
+            self.pipeline.step.slots.deactivate(index)
+            if occupant is not None:
+                self._slots[index] = None
+                occupant.reply.deliver(failure)
+        free_memory()
 
 
-def _unavailable(err: Exception) -> EngineUnavailableError:
-    if _is_out_of_memory(err):
-        _LOGGER.error("CSM ran out of GPU memory; lower csm.max_audio_s or csm.max_batch")
+def unavailable(err: BaseException) -> EngineUnavailableError:
+    """The error a reply gets when CSM failed under it (out of memory says what to change)."""
+    if is_out_of_memory(err):
+        _LOGGER.error("CSM ran out of GPU memory; lower csm.max_batch or csm.max_audio_s")
         return EngineUnavailableError(
-            "CSM ran out of GPU memory (lower csm.max_audio_s or csm.max_batch, or use float16)"
+            "CSM ran out of GPU memory (lower csm.max_batch or csm.max_audio_s, or use float16)"
         )
-    _LOGGER.exception("CSM generation failed", exc_info=err)
+    _LOGGER.error("CSM generation failed: %s: %s", type(err).__name__, err, exc_info=err)
     return EngineUnavailableError(f"CSM generation failed: {type(err).__name__}: {err}")
 
 
-def _is_out_of_memory(err: BaseException) -> bool:
-    oom = getattr(torch, "OutOfMemoryError", None)
+def is_out_of_memory(err: BaseException) -> bool:
+    """CUDA out of memory, however torch reports it."""
+    oom: Any = getattr(torch, "OutOfMemoryError", None)
     return (oom is not None and isinstance(err, oom)) or "out of memory" in str(err).lower()
 
 
-def _free_memory() -> None:
+def free_memory() -> None:
+    """Give cached CUDA memory back after a failure."""
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

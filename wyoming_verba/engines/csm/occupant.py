@@ -1,0 +1,106 @@
+"""A reply in its slot: starting each sentence (prefill), collecting frames and audio, delivering.
+
+Runs on the generation thread only. Starting a sentence is the eager part between frame steps:
+the first sentence (and, without continuity, every sentence) copies the voice prefix's K/V into
+the slot and prefills the text turn; a later sentence appends the end-of-audio frame and its text
+turn to what the slot already holds, or — when that would not fit 2048 positions with the
+sentence's frame budget — rebuilds the slot from the prefix and the latest sentences that fit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from ...audio import float_to_pcm16
+from .backbone import Backbone
+from .replies import SENTENCE_END, Context, Reply, Sentence, SpokenSentence
+from .sampling import Sampling
+from .slots import CONTEXT_LIMIT, SlotState
+
+
+class Occupant:
+    """One reply holding one slot."""
+
+    def __init__(self, reply: Reply, slot: int, chunk_frames: int, num_codebooks: int) -> None:
+        self.reply = reply
+        self.slot = slot
+        self.context = Context()
+        self.generating = False
+        self.sentence: Sentence | None = None
+        self.frames: list[torch.Tensor] = []  # codes of the sentence being spoken
+        self.draws = 0  # frames sampled so far: the reply's position in its noise stream
+        self._chunk_frames = chunk_frames
+        self._num_codebooks = num_codebooks
+        self._pending: list[npt.NDArray[np.float32]] = []
+        self._sent_first = False
+
+    def start(
+        self, sentence: Sentence, slots: SlotState, backbone: Backbone, sampling: Sampling
+    ) -> None:
+        """Prefill the sentence into the slot and switch it on."""
+        continuing = self.reply.continuity and self.context.position > 0
+        ids = backbone.embed_prompt(sentence.ids)
+        needed = self.context.position + 1 + sentence.length + sentence.max_frames
+        if continuing and needed <= CONTEXT_LIMIT:
+            embeds = torch.cat([backbone.embed_frames(backbone.end_frame()), ids], dim=1)
+            start = self.context.position
+        else:
+            start = slots.load_prefix(self.slot, self.reply.prefix)
+            self.context.prefix_length = start
+            kept: list[SpokenSentence] = []
+            if continuing:
+                room = CONTEXT_LIMIT - start - sentence.length - sentence.max_frames
+                kept = self.context.recent_that_fit(room)
+            embeds = torch.cat([*(_embed_spoken(backbone, s) for s in kept), ids], dim=1)
+            self.context.spoken = kept
+        hidden = backbone.prefill(slots, self.slot, start, embeds)
+        self.context.position = start + int(embeds.shape[1])
+        slots.activate(
+            self.slot,
+            hidden=hidden,
+            position=self.context.position,
+            max_frames=max(1, min(sentence.max_frames, CONTEXT_LIMIT - self.context.position)),
+            seed=self.reply.seed,
+            draws=self.draws,
+            backbone=sampling.backbone,
+            depth=sampling.depth,
+        )
+        self.sentence, self.frames, self.generating = sentence, [], True
+
+    def take_frame(self, codes: torch.Tensor, audio: torch.Tensor) -> None:
+        """A frame this slot produced; audio goes out after one frame, then every chunk."""
+        frame = codes.clone()
+        self.frames.append(frame)
+        self.reply.frames.append(frame)
+        self.context.position += 1
+        self._pending.append(audio.numpy().copy())
+        if len(self._pending) >= (self._chunk_frames if self._sent_first else 1):
+            self._flush()
+
+    def finish_sentence(self) -> None:
+        """The sentence ended: deliver the rest of its audio and remember it as context."""
+        self._flush()
+        self.reply.deliver(SENTENCE_END)
+        assert self.sentence is not None
+        frames = (
+            torch.stack(self.frames)
+            if self.frames
+            else torch.zeros(0, self._num_codebooks, dtype=torch.long)
+        )
+        self.context.spoken.append(SpokenSentence(self.sentence.ids, frames))
+        self.sentence, self.frames, self.generating = None, [], False
+
+    def _flush(self) -> None:
+        if self._pending:
+            audio = np.concatenate(self._pending)
+            self._pending = []
+            self._sent_first = True
+            self.reply.deliver(float_to_pcm16(audio))
+
+
+def _embed_spoken(backbone: Backbone, sentence: SpokenSentence) -> torch.Tensor:
+    """A finished sentence as context: its text turn, its frames, the end-of-audio frame."""
+    frames = torch.cat([sentence.frames.to(backbone.device)[None], backbone.end_frame()], dim=1)
+    return torch.cat([backbone.embed_prompt(sentence.ids), backbone.embed_frames(frames)], dim=1)

@@ -1,0 +1,90 @@
+"""The loaded model on its generation thread: slots, frame step, Mimi, worker — and getting them
+ready (compile, CUDA graphs, voice prefixes, anchors) before the first request."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import torch
+
+from ...config import CsmConfig
+from .loading import LoadedModel
+from .mimi_stream import BatchedMimiDecoder
+from .pipeline import FramePipeline
+from .prompts import PromptBuilder
+from .sampling import sampling_from_model
+from .slots import SlotState
+from .step import FrameStep
+from .worker import GenerationWorker
+
+_LOGGER = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass
+class CsmRuntime:
+    """Everything that generates: the worker owns the model; prompts build token ids/prefixes."""
+
+    worker: GenerationWorker
+    prompts: PromptBuilder
+    device: torch.device
+
+    async def on_thread(self, function: Callable[[], T]) -> T:
+        """Run on the generation thread and wait for the result."""
+        return await asyncio.wrap_future(self.worker.call(function))
+
+    def stop(self) -> None:
+        """Stop the generation thread."""
+        self.worker.stop()
+
+
+def build_runtime(loaded: LoadedModel, config: CsmConfig) -> CsmRuntime:
+    """Allocate the slots and start the generation thread (no compiling yet)."""
+    model = loaded.model
+    sampling = sampling_from_model(model, config.temperature, config.top_k, config.top_p)
+    _LOGGER.debug("CSM sampling: %s", sampling)
+    slots = SlotState(model, config.max_batch)
+    step = FrameStep(model, slots, sampling)
+    mimi = BatchedMimiDecoder(model.codec_model, config.max_batch)
+    worker = GenerationWorker(FramePipeline(step, mimi), config.chunk_frames)
+    worker.start()
+    return CsmRuntime(worker, PromptBuilder(loaded.processor, step), loaded.device)
+
+
+def should_compile(setting: str | bool, device: torch.device) -> bool:
+    """csm.compile: auto compiles on CUDA only (a CPU compile of csm-1b takes many minutes)."""
+    if setting == "auto":
+        return device.type == "cuda"
+    return bool(setting)
+
+
+def prepare_step(runtime: CsmRuntime, compile_step: bool, cuda_graphs: bool) -> None:
+    """On the generation thread: compile the frame step and capture CUDA graphs, logging as it
+    goes. Mimi's streaming state is allocated by one decode that updates nothing."""
+    pipeline = runtime.worker.pipeline
+    step = pipeline.step
+    buckets = ", ".join(map(str, step.buckets))
+    if compile_step:
+        from torch import _dynamo
+
+        # dynamo's config is thread-local: this is the thread that runs the compiled step.
+        _dynamo.config.cache_size_limit = max(
+            _dynamo.config.cache_size_limit, 2 * len(step.buckets)
+        )
+        _LOGGER.info(
+            "Compiling the CSM frame step for batch sizes %s (minutes the first time)", buckets
+        )
+        started = time.monotonic()
+        step.compile()
+        _LOGGER.info("Compiled the CSM frame step in %.0f s", time.monotonic() - started)
+    if cuda_graphs and runtime.device.type == "cuda":
+        step.capture()
+        _LOGGER.info("Captured CUDA graphs of the CSM frame step for batch sizes %s", buckets)
+    rows = step.buckets[-1]
+    codes = torch.zeros_like(step.slots.codes)[:rows, :, None]
+    pipeline.mimi.decode(codes, torch.zeros(rows, dtype=torch.bool, device=codes.device))
