@@ -1,37 +1,25 @@
-"""CSM generation benchmark: our frame loop vs transformers' generate(), streaming, batching.
+"""CSM generation benchmark: the frame step against generate() and the previous loop, streaming,
+concurrency, sentence gaps.
 
 CPU (default): the tiny random model loaded through from_pretrained, 1 torch thread.
 GPU: `--size csm-1b --device cuda` builds csm-1b's architecture (CsmConfig defaults) with random
-weights in bf16 and forces every run to its full frame count; it reports first audio, RTF, peak
-VRAM and the ratio vs generate() with a static cache, with and without torch.compile.
+weights in bf16; every run is forced to its full frame count (no end-of-audio frame can win).
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from tests.fakes.tiny_csm import _randomize_codec, build_tiny_csm, build_tokenizer
-from wyoming_verba.engines.csm.frames import FrameModel, Sampling
-from wyoming_verba.engines.csm.prompts import PromptBuilder
-from wyoming_verba.engines.csm.worker import FRAME_SAMPLES, GenerationWorker, Job
+from tests.fakes.tiny_csm import CHAT_TEMPLATE, _randomize_codec, build_tiny_csm, build_tokenizer
 
-from .common import summary, write_results
-
-GREEDY = Sampling(0.0, 0)
-TEXT = "The kitchen lights are now off, and tomorrow will be sunny with a light breeze."
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+from .common import write_results
+from .csm_runs import Stack, dispatch_counts, make_step, per_frame, sentence_gaps, streaming
+from .previous_loop import PreviousLoop
 
 
 def load(size: str, device: torch.device, dtype: torch.dtype) -> tuple[Any, Any]:
@@ -51,8 +39,6 @@ def load(size: str, device: torch.device, dtype: torch.dtype) -> tuple[Any, Any]
         )
     else:
         tokenizer = build_tokenizer()
-        from tests.fakes.tiny_csm import CHAT_TEMPLATE
-
         processor = CsmProcessor(
             EncodecFeatureExtractor(feature_size=1, sampling_rate=24000),
             tokenizer,
@@ -75,94 +61,56 @@ def load(size: str, device: torch.device, dtype: torch.dtype) -> tuple[Any, Any]
     return model, processor
 
 
-def per_frame_ms(
-    model: Any, processor: Any, frames: int, runs: int, static: bool
-) -> dict[str, Any]:
-    """Interleaved: generate() and our loop on the same prompt, ms per frame for each."""
-    device = model.lm_head.weight.device
-    turn = [{"role": "0", "content": [{"type": "text", "text": TEXT}]}]
-    inputs = processor.apply_chat_template(turn, tokenize=True, return_dict=True).to(device)
-    ours_model = FrameModel(model)
-    kwargs: dict[str, Any] = {
-        "do_sample": False,
-        "depth_decoder_do_sample": False,
-        "max_new_tokens": frames,
-        "min_new_tokens": frames,
+def variants(model: Any, device: torch.device, compiled: bool) -> dict[str, Any]:
+    """What per_frame compares, all greedy on the same prompt."""
+    found: dict[str, Any] = {
+        "generate": ("generate", {}),
+        "previous_loop": ("previous", PreviousLoop(model)),
     }
-    if static:
-        kwargs["cache_implementation"] = "static"
-
-    def run_generate() -> float:
-        sync(device)
-        started = time.perf_counter()
-        model.generate(**inputs, **kwargs)
-        sync(device)
-        return (time.perf_counter() - started) * 1000 / frames
-
-    def run_ours() -> float:
-        sync(device)
-        started = time.perf_counter()
-        cache = ours_model.new_cache()
-        hidden = ours_model.backbone(ours_model.embed_prompt(inputs["input_ids"]), cache)
-        for _ in range(frames):
-            frame = ours_model.frame(hidden, GREEDY)
-            hidden = ours_model.backbone(ours_model.embed_frames(frame[:, None, :]), cache)
-        sync(device)
-        return (time.perf_counter() - started) * 1000 / frames
-
-    run_generate(), run_ours()  # warm up
-    generate_ms, ours_ms = [], []
-    for _ in range(runs):
-        generate_ms.append(run_generate())
-        ours_ms.append(run_ours())
-    ratios = [g / o for g, o in zip(generate_ms, ours_ms, strict=True)]
-    return {
-        "generate_ms_per_frame": summary(generate_ms),
-        "ours_ms_per_frame": summary(ours_ms),
-        "speedup_vs_generate": summary(ratios),
-        "frames": frames,
-        "static_cache": static,
-    }
+    if device.type == "cuda":
+        found["generate_static"] = ("generate", {"cache_implementation": "static"})
+    found["step_eager"] = ("step", make_step(model, 1, compiled=False, graphs=False))
+    if device.type == "cuda":
+        found["step_graph"] = ("step", make_step(model, 1, compiled=False, graphs=True))
+    if compiled:
+        graphs = device.type == "cuda"
+        found["step_compiled"] = ("step", make_step(model, 1, compiled=True, graphs=graphs))
+    return found
 
 
-class Timed:
-    """Collects a job's deliveries with timestamps."""
-
-    def __init__(self) -> None:
-        self.started = time.perf_counter()
-        self.first: float | None = None
-        self.samples = 0
-        self.done = threading.Event()
-        self.end = 0.0
-
-    def __call__(self, item: Any) -> None:
-        if item is None or isinstance(item, BaseException):
-            self.end = time.perf_counter()
-            self.done.set()
-            return
-        if self.first is None:
-            self.first = time.perf_counter()
-        self.samples += item.size
-
-
-def streaming(
-    worker: GenerationWorker, prompts: PromptBuilder, frames: int, concurrent: int
-) -> dict[str, Any]:
-    ids = prompts.text_ids(TEXT, 0)
-    timers = [Timed() for _ in range(concurrent)]
-    for timer in timers:
-        timer.started = time.perf_counter()
-        worker.submit(Job(ids, None, frames, timer))
-    for timer in timers:
-        timer.done.wait(3600)
-    wall = max(t.end for t in timers) - min(t.started for t in timers)
-    first = min((t.first or t.end) - t.started for t in timers)
-    return {
-        "wall_s": wall,
-        "first_audio_s": first,
-        "audio_s": sum(t.samples for t in timers) / 24000,
-        "samples_ok": all(t.samples == frames * FRAME_SAMPLES for t in timers),
-    }
+def report(results: dict[str, Any], args: argparse.Namespace) -> None:
+    frames = results["per_frame_ms"]
+    base = frames["generate"]["median"]
+    print(f"{args.size} on {results.get('gpu', results['device'])} ({results['dtype']})")
+    for name, figures in frames.items():
+        ms = figures["median"]
+        print(f"  {name:16s} {ms:8.2f} ms/frame   {base / ms:5.2f}x generate()")
+    if "generate_static" in frames:
+        static = frames["generate_static"]["median"]
+        for name in ("step_graph", "step_compiled"):
+            if name in frames:
+                print(f"  {name} vs generate(static): {static / frames[name]['median']:.2f}x")
+    counts = results["dispatch"]
+    print(
+        f"  ops per frame: step {counts['step_ops_per_frame']} (host syncs "
+        f"{counts['step_host_syncs_per_frame']}), previous loop "
+        f"{counts['previous_loop_ops_per_frame']} (host syncs "
+        f"{counts['previous_loop_host_syncs_per_frame']})"
+    )
+    for key, value in results["streaming"].items():
+        print(
+            f"  {key}: first audio {value['first_audio_s']['median'] * 1000:.0f} ms, "
+            f"RTF each median {value['rtf_each']['median']:.3f} max {value['rtf_each']['max']:.3f}"
+            f", samples ok {value['samples_ok']}"
+        )
+    if "peak_vram_gib_max_batch_4" in results:
+        print(f"  peak VRAM at max_batch 4: {results['peak_vram_gib_max_batch_4']:.2f} GiB")
+    for key, value in results["sentence_gaps"].items():
+        print(
+            f"  {key}: sentence gap {value['gap_ms']['median']:.1f} ms = "
+            f"{value['gap_in_frame_steps']:.2f} frame steps; first audio "
+            f"{value['first_audio_ms']['median']:.1f} ms"
+        )
 
 
 def main() -> None:
@@ -170,99 +118,52 @@ def main() -> None:
     parser.add_argument("--size", choices=("tiny", "csm-1b"), default="tiny")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default=None)
-    parser.add_argument(
-        "--frames", type=int, default=None, help="frames per run (default 40 / 125)"
-    )
-    parser.add_argument("--stream-frames", type=int, default=125, help="10 s of audio = 125")
+    parser.add_argument("--frames", type=int, default=None, help="frames per run (40 / 125)")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--compile", choices=("off", "on", "both"), default="off")
+    parser.add_argument("--compile", action="store_true", help="also the compiled step")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
+    torch._dynamo.config.cache_size_limit = 64  # one compiled graph per variant and bucket
     device = torch.device(args.device)
     dtype = getattr(torch, args.dtype or ("bfloat16" if device.type == "cuda" else "float32"))
     model, processor = load(args.size, device, dtype)
-    frames_per_run = args.frames or (125 if args.size == "csm-1b" else 40)
+    frames = args.frames or (125 if args.size == "csm-1b" else 40)
     results: dict[str, Any] = {
         "size": args.size,
         "device": str(device),
         "dtype": str(dtype),
         "threads": args.threads,
+        "frames": frames,
     }
     if device.type == "cuda":
         results["gpu"] = torch.cuda.get_device_name()
-
-    results["loop_vs_generate"] = per_frame_ms(
-        model, processor, frames_per_run, args.runs, static=False
-    )
-    if device.type == "cuda":
-        try:
-            results["loop_vs_generate_static"] = per_frame_ms(
-                model, processor, frames_per_run, args.runs, static=True
-            )
-        except Exception as err:
-            results["loop_vs_generate_static"] = {"error": f"{type(err).__name__}: {err}"}
-
-    for compiled in {"off": [False], "on": [True], "both": [False, True]}[args.compile]:
-        frames = FrameModel(model)
-        if compiled:
-            frames.enable_compile()
-        prompts = PromptBuilder(processor, frames)
-        worker = GenerationWorker(frames, prompts, GREEDY, chunk_frames=2, max_batch=4)
-        worker.start()
-        try:
-            streaming(worker, prompts, 4, 1)  # warm up (and compile)
-            if device.type == "cuda":
-                torch.cuda.reset_peak_memory_stats()
-            ten_seconds = args.stream_frames
-            one = statistics.median(
-                streaming(worker, prompts, ten_seconds, 1)["wall_s"] for _ in range(3)
-            )
-            single = streaming(worker, prompts, ten_seconds, 1)
-            four = streaming(worker, prompts, ten_seconds, 4)
-        finally:
-            worker.stop()
-        key = "compiled" if compiled else "eager"
-        results[key] = {
-            "first_audio_s": single["first_audio_s"],
-            "total_s_10s_audio": single["wall_s"],
-            "first_audio_fraction_of_total": single["first_audio_s"] / single["wall_s"],
-            "rtf": single["wall_s"] / (ten_seconds * FRAME_SAMPLES / 24000),
-            "four_concurrent_wall_s": four["wall_s"],
-            "one_request_wall_s": one,
-            "four_vs_one_wall_ratio": four["wall_s"] / one,
-            "sample_counts_ok": single["samples_ok"] and four["samples_ok"],
-        }
+    found = variants(model, device, args.compile)
+    results["per_frame_ms"] = per_frame(model, processor, frames, args.runs, found)
+    del found
+    results["dispatch"] = dispatch_counts(model, processor)
+    results["streaming"] = {}
+    for batch in (4, 8):
         if device.type == "cuda":
-            results[key]["peak_vram_gib"] = torch.cuda.max_memory_allocated() / 2**30
-
-    speed = results["loop_vs_generate"]["speedup_vs_generate"]["median"]
-    print(f"{args.size} on {results.get('gpu', device)} ({dtype}, {args.threads} thread(s))")
-    print(
-        f"ours vs generate(): {results['loop_vs_generate']['ours_ms_per_frame']['median']:.1f} vs "
-        f"{results['loop_vs_generate']['generate_ms_per_frame']['median']:.1f} ms/frame, "
-        f"{speed:.2f}x faster (target >= 1.5x CPU, >= 2.5x GPU vs static)"
-    )
-    static_result = results.get("loop_vs_generate_static", {})
-    if "speedup_vs_generate" in static_result:
-        static = static_result["speedup_vs_generate"]["median"]
-        print(f"ours vs generate(static cache): {static:.2f}x")
-    elif "error" in static_result:
-        print(f"generate(static cache) failed: {static_result['error']}")
-    for key in ("eager", "compiled"):
-        if key in results:
-            r = results[key]
-            print(
-                f"[{key}] {args.stream_frames / 12.5:g} s of audio: first audio "
-                f"{r['first_audio_s'] * 1000:.0f} ms, total {r['total_s_10s_audio']:.2f} s, "
-                f"fraction {r['first_audio_fraction_of_total']:.3f} "
-                f"(target <= 0.1), RTF {r['rtf']:.3f}; 4 concurrent vs 1: "
-                f"{r['four_vs_one_wall_ratio']:.2f}x (target <= 1.5x)"
-                + (f"; peak VRAM {r['peak_vram_gib']:.2f} GiB" if "peak_vram_gib" in r else "")
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+        # The engine's own preparation: compiled on CUDA (csm.compile: auto), eager on the CPU.
+        stack = Stack(model, processor, batch, compiled=device.type == "cuda")
+        try:
+            streaming(stack, 4, 1)  # warm up
+            results["streaming"][f"max_batch_{batch}_one_request"] = streaming(stack, frames, 1)
+            results["streaming"][f"max_batch_{batch}_{batch}_requests"] = streaming(
+                stack, frames, batch
             )
-    name = f"csm-{args.size}-{device.type}"
-    print(f"wrote {write_results(name, results)}")
+            if device.type == "cuda" and batch == 4:
+                results["peak_vram_gib_max_batch_4"] = torch.cuda.max_memory_allocated() / 2**30
+            if batch == 4:
+                results["sentence_gaps"] = sentence_gaps(stack, 20, max(2, args.runs // 2))
+        finally:
+            stack.close()
+    report(results, args)
+    print(f"wrote {write_results(f'csm-{args.size}-{device.type}', results)}")
 
 
 if __name__ == "__main__":
