@@ -83,12 +83,15 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
     base = frames["generate"]["median"]
     print(f"{args.size} on {results.get('gpu', results['device'])} ({results['dtype']})")
     for name, figures in frames.items():
+        if "error" in figures:
+            print(f"  {name:16s} failed: {figures['error']}")
+            continue
         ms = figures["median"]
         print(f"  {name:16s} {ms:8.2f} ms/frame   {base / ms:5.2f}x generate()")
-    if "generate_static" in frames:
+    if "median" in frames.get("generate_static", {}):
         static = frames["generate_static"]["median"]
         for name in ("step_graph", "step_compiled"):
-            if name in frames:
+            if "median" in frames.get(name, {}):
                 print(f"  {name} vs generate(static): {static / frames[name]['median']:.2f}x")
     counts = results["dispatch"]
     print(

@@ -89,10 +89,16 @@ def per_frame(
         return lambda: step_frames(value, embeds, frames)
 
     calls = {name: runner(kind, value) for name, (kind, value) in variants.items()}
+    errors: dict[str, Any] = {}
+    with torch.no_grad():
+        for name, run in list(calls.items()):
+            try:
+                run()  # warm up
+            except Exception as err:  # e.g. generate() with a static cache: recorded, not fatal
+                errors[name] = {"error": f"{type(err).__name__}: {err}"}
+                del calls[name]
     times: dict[str, list[float]] = {name: [] for name in calls}
     with torch.no_grad():
-        for run in calls.values():
-            run()  # warm up
         for _ in range(runs):
             for name, run in calls.items():
                 sync(device)
@@ -100,7 +106,7 @@ def per_frame(
                 run()
                 sync(device)
                 times[name].append((time.perf_counter() - started) * 1000 / frames)
-    return {name: summary(values) for name, values in times.items()}
+    return {**{name: summary(values) for name, values in times.items()}, **errors}
 
 
 class _Counter(TorchDispatchMode):

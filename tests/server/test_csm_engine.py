@@ -271,3 +271,54 @@ async def test_prompt_and_frames_stay_within_2048_positions(
         assert 1950 + piece.length + piece.max_frames <= 2048
     with pytest.raises(EngineError, match="do not fit CSM's 2048-position context"):
         fitter_of(engine, 2040, 8).fit(text)
+
+
+async def test_a_failing_compile_leaves_csm_working_uncompiled(
+    start_server: ServerFactory,
+    csm_config: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken_compiler(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("inductor exploded")
+
+    monkeypatch.setattr(torch, "compile", broken_compiler)
+    server = await start_server(merge(csm_config, {"csm": {"compile": True}}))
+    await ready(server)
+    assert "Compiling the CSM frame step failed (RuntimeError: inductor exploded)" in caplog.text
+    async with AsyncClient.from_uri(uri_of(server)) as client:
+        await client.write_event(Synthesize("Hi.", voice=SynthesizeVoice("csm:speaker-0")).event())
+        events = await read_until(client, "audio-stop")
+    assert len(audio_of(events)) // 2 == frame_budget("Hi.", 8) * 1920
+
+
+async def test_when_the_fallback_fails_too_the_error_names_both_causes(
+    start_server: ServerFactory, csm_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = await start_server(csm_config)
+    await ready(server)
+
+    def out_of_memory(*_args: Any, **_kwargs: Any) -> None:
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(FrameStep, "frame", out_of_memory)
+    async with AsyncClient.from_uri(uri_of(server)) as client:
+        await client.write_event(Synthesize("ERROR lights off.").event())  # the fake fails it
+        events = await read_until(client, "error")
+    text = events[-1].data["text"]
+    assert "Edge TTS service error" in text and "out of GPU memory" in text
+
+
+async def test_a_missing_model_directory_is_named(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    missing = tmp_path / "models" / "csm-1b"
+    server = await start_server(
+        {"tts": {"engines": ["edge", "csm"]}, "csm": {"model": str(missing)}}
+    )
+    engine = server.service.engines["csm"]
+    with pytest.raises(Exception, match="not found"):
+        await engine.wait_ready()
+    status = engine.status()
+    assert status.state == "failed"
+    assert f"csm.model: directory {missing} not found" in status.detail

@@ -80,11 +80,27 @@ def prepare_step(runtime: CsmRuntime, compile_step: bool, cuda_graphs: bool) -> 
             "Compiling the CSM frame step for batch sizes %s (minutes the first time)", buckets
         )
         started = time.monotonic()
-        step.compile()
-        _LOGGER.info("Compiled the CSM frame step in %.0f s", time.monotonic() - started)
+        try:
+            step.compile()
+            _LOGGER.info("Compiled the CSM frame step in %.0f s", time.monotonic() - started)
+        except Exception as err:  # a compiler problem must not take CSM down
+            _LOGGER.warning(
+                "Compiling the CSM frame step failed (%s: %s); it runs uncompiled "
+                "(csm.compile: false skips the attempt)",
+                type(err).__name__,
+                err,
+            )
     if cuda_graphs and runtime.device.type == "cuda":
-        step.capture()
-        _LOGGER.info("Captured CUDA graphs of the CSM frame step for batch sizes %s", buckets)
+        try:
+            step.capture()
+            _LOGGER.info("Captured CUDA graphs of the CSM frame step for batch sizes %s", buckets)
+        except Exception as err:
+            _LOGGER.warning(
+                "Capturing CUDA graphs of the CSM frame step failed (%s: %s); frames run "
+                "without them (csm.cuda_graphs: false skips the attempt)",
+                type(err).__name__,
+                err,
+            )
     rows = step.buckets[-1]
     codes = torch.zeros_like(step.slots.codes)[:rows, :, None]
     pipeline.mimi.decode(codes, torch.zeros(rows, dtype=torch.bool, device=codes.device))

@@ -69,7 +69,9 @@ class FrameStep:
         return run
 
     def compile(self) -> None:
-        """Compile the whole step per bucket (fullgraph: a graph break is an error)."""
+        """Compile the whole step per bucket (fullgraph: a graph break is an error); on any
+        failure the step stays as it was."""
+        runners = dict(self._runners)
         for rows in self.buckets:
             compiled = torch.compile(self.frame, fullgraph=True, dynamic=False)
 
@@ -78,10 +80,13 @@ class FrameStep:
                     compiled(rows)
 
             run()  # compile now, not on a user's first request
-            self._runners[rows] = run
+            runners[rows] = run
+        self._runners = runners
 
     def capture(self) -> None:
-        """On CUDA: capture each bucket's step as a CUDA graph, replayed by run()."""
+        """On CUDA: capture each bucket's step as a CUDA graph, replayed by run(); on any failure
+        the step stays as it was."""
+        runners = dict(self._runners)
         pool = None
         for rows in self.buckets:
             runner = self._runners[rows]
@@ -95,7 +100,8 @@ class FrameStep:
             with torch.cuda.graph(graph, pool=pool):
                 runner()
             pool = graph.pool()
-            self._runners[rows] = graph.replay
+            runners[rows] = graph.replay  # the bound method keeps the graph (and its pool) alive
+        self._runners = runners
 
     def frame(self, rows: int) -> None:
         """The step itself (traced whole by torch.compile)."""
