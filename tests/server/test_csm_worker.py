@@ -11,7 +11,7 @@ import torch
 
 from wyoming_verba.engines.base import SENTENCE_END, EngineUnavailableError
 from wyoming_verba.engines.csm.backbone import Backbone
-from wyoming_verba.engines.csm.pipeline import FRAME_SAMPLES
+from wyoming_verba.engines.csm.pipeline import FRAME_SAMPLES, FramePipeline
 from wyoming_verba.engines.csm.step import FrameStep
 
 from .csm_helpers import Worker, reference_codes
@@ -19,8 +19,14 @@ from .csm_helpers import Worker, reference_codes
 TEXTS = ["Hello there.", "The kitchen lights are now off, and the door is locked.", "Yes."]
 
 
-@pytest.fixture
-def stack(tiny_csm: Any) -> Iterator[Worker]:
+@pytest.fixture(params=["in-step", "overlapped"])
+def stack(
+    request: pytest.FixtureRequest, tiny_csm: Any, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Worker]:
+    """The worker as on the CPU (each frame read at once) and as on CUDA, where the host reads
+    frame t while frame t+1 already runs (results here still arrive at once)."""
+    if request.param == "overlapped":
+        monkeypatch.setattr(FramePipeline, "overlaps", property(lambda self: True))
     worker = Worker(*tiny_csm)
     yield worker
     worker.stop()
