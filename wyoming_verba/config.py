@@ -264,4 +264,3 @@ def load_config(
                 f"config file {path}: expected a mapping of sections (server, tts, edge, csm)"
             )
     return parse_config(raw, environ, overrides)
-

@@ -128,7 +128,7 @@ async def test_unreachable_service_without_cache_starts_with_configured_voice(
     assert status.state == EngineState.READY
     assert (
         status.detail
-        == "service unreachable at start (cannot connect to 127.0.0.1:9 (connection refused))"
+        == "service unreachable at start: cannot connect to 127.0.0.1:9 (connection refused)"
     )
 
 

@@ -80,7 +80,7 @@ class EdgeEngine:
             source,
         )
         self._status = EngineStatus(
-            EngineState.READY, f"service unreachable at start ({voice_list.unreachable})"
+            EngineState.READY, f"service unreachable at start: {voice_list.unreachable}"
         )
 
     def status(self) -> EngineStatus:
