@@ -133,8 +133,9 @@ def voices(args: argparse.Namespace) -> int:
     print(f"{'VOICE':<{width}}  {'LANGUAGES':<{lang_width}}  DESCRIPTION")
     for name, langs, description in rows:
         print(f"{name:<{width}}  {langs:<{lang_width}}  {description}")
-    shown = f"{len(rows)} of {len(status.voices)}" if wanted else str(len(rows))
-    print(f"{shown} {_voices_word(len(rows))}; engines: {status.engines_line()}")
+    total = len(status.voices)
+    shown = f"{len(rows)} of {total}" if wanted else str(total)
+    print(f"{shown} {_voices_word(total)}; engines: {status.engines_line()}")
     return 0
 
 
