@@ -140,6 +140,19 @@ async def _edge_check(config: Config) -> Check:
     )
 
 
+def _writable_check(name: str, path: Path) -> Check:
+    existing = next((folder for folder in (path, *path.parents) if folder.exists()), path)
+    if os.access(existing, os.W_OK | os.X_OK):
+        return Check(name, Level.OK, f"{path} is writable")
+    user = f"{os.getuid()}:{os.getgid()}" if hasattr(os, "getuid") else "this user"
+    return Check(
+        name,
+        Level.FIX,
+        f"{existing} is not writable by uid {user}: sudo chown -R {user} {existing} "
+        "(in Docker: the host directory mounted there)",
+    )
+
+
 def server_uri(config: Config) -> str:
     """Where a local client reaches the configured server (0.0.0.0 → 127.0.0.1)."""
     parsed = urlparse(config.server.uri)
@@ -182,6 +195,7 @@ async def run_doctor(config: Config, uri: str | None = None) -> int:
             f"fallback {config.tts.fallback or 'none'}",
         ),
     ]
+    checks.append(_writable_check("data dir", config.server.data_dir))
     if "csm" in engines:
         checks += _csm_checks(config)
     else:

@@ -41,6 +41,7 @@ def test_doctor_reports_each_line(tiny_csm_dir: Path, tmp_path: Path) -> None:
         config.write_text(
             yaml.safe_dump(
                 {
+                    "server": {"data_dir": str(tmp_path / "data")},
                     "tts": {"backend": "csm"},
                     "edge": {"endpoint": edge_url},
                     "csm": {"model": str(tiny_csm_dir), "device": "cpu"},
@@ -56,6 +57,7 @@ def test_doctor_reports_each_line(tiny_csm_dir: Path, tmp_path: Path) -> None:
             env={"HF_TOKEN": "hf_secret_value"},
         )
     assert result.stdout.splitlines()[2:] == [
+        f"[ok] data dir: {tmp_path / 'data'} is writable",
         f"[ok] torch: {torch.__version__}, CUDA build none",
         "[--] gpu: not used (csm.device: cpu)",
         "[--] csm device: cpu with float32 (Mimi stays float32)",
@@ -101,10 +103,15 @@ def test_doctor_flags_problems(tmp_path: Path) -> None:
 def test_doctor_edge_only_skips_csm(tmp_path: Path) -> None:
     with fake_edge_process() as edge_url:
         config = tmp_path / "config.yaml"
-        config.write_text(yaml.safe_dump({"edge": {"endpoint": edge_url, "voice": "xx-XX-Nobody"}}))
+        settings = {
+            "server": {"data_dir": str(tmp_path)},
+            "edge": {"endpoint": edge_url, "voice": "xx-XX-Nobody"},
+        }
+        config.write_text(yaml.safe_dump(settings))
         result = run("doctor", "--config", str(config), "--uri", "tcp://127.0.0.1:9")
     assert result.stdout.splitlines()[1:] == [
         "[ok] engines: default edge; running edge; fallback edge",
+        f"[ok] data dir: {tmp_path} is writable",
         "[--] csm: not enabled (tts.backend / tts.engines)",
         "[!!] edge service: reachable, 4 voices, but edge.voice xx-XX-Nobody is not one of them: "
         "pick one from `wyoming-verba voices`",
