@@ -50,7 +50,8 @@ def serve(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(VerbaServer(config).run_until_signal())
     except OSError as err:
-        if isinstance(err, socket.gaierror) or err.errno in _LISTEN_ERRNOS:
+        binding = err.errno in _LISTEN_ERRNOS and "bind" in str(err)  # asyncio's bind message
+        if isinstance(err, socket.gaierror) or binding:
             raise CommandError(listen_problem(config.server.uri, err)) from err
         raise
 

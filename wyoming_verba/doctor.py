@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from .client import EngineReport, describe
 from .config import Config
 
 
@@ -163,8 +164,6 @@ def server_uri(config: Config) -> str:
 
 
 async def _server_checks(uri: str) -> list[Check]:
-    from .client import describe
-
     try:
         status = await describe(uri, 3)
     except ConnectionRefusedError:
@@ -175,12 +174,16 @@ async def _server_checks(uri: str) -> list[Check]:
     if not status.engines:
         return [Check("server", Level.INFO, f"{uri} answers but reports no engine states")]
     checks = [Check("server", Level.OK, f"{uri} answers with {len(status.voices)} voice(s)")]
-    levels = {"ready": Level.OK, "failed": Level.FIX}
     for name, report in status.engines.items():
-        checks.append(
-            Check(f"server engine {name}", levels.get(report.state, Level.INFO), str(report))
-        )
+        checks.append(Check(f"server engine {name}", _engine_level(report), str(report)))
     return checks
+
+
+def _engine_level(report: EngineReport) -> Level:
+    if report.state == "failed":
+        return Level.FIX
+    # Ready with a remark (e.g. Edge unreachable at start) is not plainly ok; loading, idle: info.
+    return Level.OK if report.state == "ready" and not report.detail else Level.INFO
 
 
 async def run_doctor(config: Config, uri: str | None = None) -> int:
