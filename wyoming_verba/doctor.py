@@ -56,14 +56,10 @@ def _torch_checks(config: Config, torch: Any) -> list[Check]:
         free, total = torch.cuda.mem_get_info()
         name = torch.cuda.get_device_name()
         low = free < 6 * 2**30
-        checks.append(
-            Check(
-                "gpu",
-                Level.FIX if low else Level.OK,
-                f"{name}, {free / 2**30:.1f} of {total / 2**30:.1f} GiB free"
-                + ("; under 6 GiB: lower csm.max_batch or free the GPU" if low else ""),
-            )
-        )
+        detail = f"{name}, {free / 2**30:.1f} of {total / 2**30:.1f} GiB free"
+        if low:
+            detail += "; under 6 GiB (a running server uses some): lower csm.max_batch"
+        checks.append(Check("gpu", Level.FIX if low else Level.OK, detail))
     elif config.csm.device == "cpu":
         checks.append(Check("gpu", Level.INFO, "not used (csm.device: cpu)"))
     else:
