@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,7 +12,12 @@ from typing import Any
 import voluptuous as vol
 import yaml
 
-from .config_schema import SCHEMA, format_invalid
+from .config_schema import (
+    ENGINE_ALIASES,
+    ENGINE_NAMES,
+    SCHEMA,
+    format_invalid,
+)
 
 
 class ConfigError(Exception):
@@ -128,28 +134,47 @@ class Overrides:
     log_format: str | None = None
 
 
+def _section(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    """parent[key] as a dict to write into; an empty YAML section (null) becomes {}.
+
+    A value of the wrong type is left for the schema to report; writes then go nowhere.
+    """
+    value = parent.get(key)
+    if value is None:
+        value = parent[key] = {}
+    return value if isinstance(value, dict) else {}
+
+
 def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
-    backend = environ.get("TTS_BACKEND")
+    backend = environ.get("TTS_BACKEND", "").strip()
     if backend:
-        raw.setdefault("tts", {})["backend"] = backend.strip().lower()
-    speaker = environ.get("SESAME_SPEAKER_ID")
-    if speaker:
-        try:
-            raw.setdefault("csm", {})["speaker"] = int(speaker)
-        except ValueError as err:
+        engine = ENGINE_ALIASES.get(backend.lower(), backend.lower())
+        if engine not in ENGINE_NAMES:
             raise ConfigError(
-                f"environment SESAME_SPEAKER_ID: expected a whole number (got {speaker!r})"
-            ) from err
-    data_dir = environ.get("VERBA_DATA_DIR")
+                f"environment variable TTS_BACKEND: expected {' or '.join(ENGINE_NAMES)} "
+                f"(got {backend!r})"
+            )
+        _section(raw, "tts")["backend"] = engine
+    speaker = environ.get("SESAME_SPEAKER_ID", "").strip()
+    if speaker:
+        if not speaker.isdigit():
+            raise ConfigError(
+                "environment variable SESAME_SPEAKER_ID: expected a whole number, 0 or more "
+                f"(got {speaker!r})"
+            )
+        _section(raw, "csm")["speaker"] = int(speaker)
+    data_dir = environ.get("VERBA_DATA_DIR", "").strip()
     if data_dir:
-        raw.setdefault("server", {})["data_dir"] = data_dir
+        _section(raw, "server")["data_dir"] = data_dir
 
 
 def _apply_overrides(raw: dict[str, Any], overrides: Overrides) -> None:
-    server = raw.setdefault("server", {})
+    server = _section(raw, "server")
     if overrides.uri is not None:
         server["uri"] = overrides.uri
-    zeroconf = server.setdefault("zeroconf", {})
+    if isinstance(server.get("zeroconf"), bool):  # the `zeroconf: false` shorthand
+        server["zeroconf"] = {"enabled": server["zeroconf"]}
+    zeroconf = _section(server, "zeroconf")
     if overrides.zeroconf is not None:
         zeroconf["enabled"] = overrides.zeroconf
     if overrides.zeroconf_name is not None:
@@ -157,7 +182,7 @@ def _apply_overrides(raw: dict[str, Any], overrides: Overrides) -> None:
     if overrides.zeroconf_host is not None:
         zeroconf["host"] = overrides.zeroconf_host
     if overrides.backend is not None:
-        raw.setdefault("tts", {})["backend"] = overrides.backend
+        _section(raw, "tts")["backend"] = overrides.backend
 
 
 def _build(data: dict[str, Any], overrides: Overrides) -> Config:
@@ -206,7 +231,9 @@ def parse_config(
     overrides = overrides or Overrides()
     if not isinstance(raw or {}, Mapping):
         raise ConfigError("config file: expected a mapping of sections (server, tts, edge, csm)")
-    data: dict[str, Any] = _deep_copy(raw or {})
+    data: dict[str, Any] = copy.deepcopy(dict(raw or {}))
+    for name in ("server", "tts", "edge", "csm"):
+        _section(data, name)  # an empty section (`csm:` with every key commented out) is {}
     _apply_environment(data, os.environ if environ is None else environ)
     _apply_overrides(data, overrides)
     try:
@@ -240,11 +267,3 @@ def load_config(
                 f"config file {path}: expected a mapping of sections (server, tts, edge, csm)"
             )
     return parse_config(raw, environ, overrides)
-
-
-def _deep_copy(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {key: _deep_copy(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_deep_copy(item) for item in value]
-    return value

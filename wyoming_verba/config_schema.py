@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 import voluptuous as vol
 
 ENGINE_NAMES = ("edge", "csm")
+ENGINE_ALIASES = {"sesame": "csm"}  # the name the original setup guide used
 OUTPUT_RATES = (8000, 16000, 22050, 24000, 44100, 48000)
 
 
@@ -30,9 +31,19 @@ def _output_rate(value: Any) -> int | None:
 
 
 def _engine(value: Any) -> str:
+    value = ENGINE_ALIASES.get(value, value) if isinstance(value, str) else value
     if value in ENGINE_NAMES:
         return str(value)
     raise vol.Invalid(f"expected one of {', '.join(ENGINE_NAMES)}")
+
+
+def _zeroconf_shorthand(value: Any) -> Any:
+    """`server.zeroconf: true/false` means `{enabled: true/false}`."""
+    if isinstance(value, bool):
+        return {"enabled": value}
+    if isinstance(value, Mapping):
+        return value
+    raise vol.Invalid("expected true, false or a mapping (enabled, name, host)")
 
 
 def _fallback(value: Any) -> str | None:
@@ -88,11 +99,14 @@ SCHEMA = vol.Schema(
     {
         vol.Optional("server", default={}): {
             vol.Optional("uri"): _tcp_uri,
-            vol.Optional("zeroconf", default={}): {
-                vol.Optional("enabled"): bool,
-                vol.Optional("name"): vol.All(_STR, vol.Length(max=63)),
-                vol.Optional("host"): vol.Any(None, _STR),
-            },
+            vol.Optional("zeroconf", default={}): vol.All(
+                _zeroconf_shorthand,
+                {
+                    vol.Optional("enabled"): bool,
+                    vol.Optional("name"): vol.All(_STR, vol.Length(max=63)),
+                    vol.Optional("host"): vol.Any(None, _STR),
+                },
+            ),
             vol.Optional("samples_per_chunk"): vol.All(_int, vol.Range(min=64, max=96000)),
             vol.Optional("output_rate"): _output_rate,
             vol.Optional("max_text_chars"): vol.All(_int, vol.Range(min=1)),

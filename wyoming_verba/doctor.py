@@ -1,4 +1,8 @@
-"""`wyoming-verba doctor`: what someone debugging a slow or failing setup needs, line by line."""
+"""`wyoming-verba doctor`: what someone debugging a slow or failing setup needs, line by line.
+
+Each line is `[ok]` (fine), `[!!]` (fix this: the line says how) or `[--]` (not used, or not a
+problem by itself, e.g. no server running yet).
+"""
 
 from __future__ import annotations
 
@@ -6,55 +10,65 @@ import asyncio
 import os
 import platform
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
 
+from .client import EngineReport, describe
 from .config import Config
+
+
+class Level(StrEnum):
+    """How a line reads."""
+
+    OK = "ok"
+    FIX = "!!"
+    INFO = "--"
 
 
 @dataclass(frozen=True)
 class Check:
-    """One line of the report: ok, or what to fix."""
+    """One line of the report."""
 
     name: str
-    ok: bool
+    level: Level
     detail: str
 
     def line(self) -> str:
-        return f"[{'ok' if self.ok else '!!'}] {self.name}: {self.detail}"
+        """The printed line."""
+        return f"[{self.level}] {self.name}: {self.detail}"
 
 
-def _torch_checks(config: Config) -> list[Check]:
+def _csm_checks(config: Config) -> list[Check]:
     try:
         import torch
     except ImportError:
-        wanted = "csm" in config.tts.engines
-        return [
-            Check(
-                "torch",
-                not wanted,
-                "not installed (only needed for the csm engine: pip install 'wyoming-verba[csm]')",
-            )
-        ]
+        return [Check("torch", Level.FIX, "not installed: pip install 'wyoming-verba[csm]'")]
+    return [*_torch_checks(config, torch), _model_check(config)]
+
+
+def _torch_checks(config: Config, torch: Any) -> list[Check]:
     checks = [
-        Check("torch", True, f"{torch.__version__}, CUDA build {torch.version.cuda or 'none'}")
+        Check("torch", Level.OK, f"{torch.__version__}, CUDA build {torch.version.cuda or 'none'}")
     ]
     if torch.cuda.is_available():
         free, total = torch.cuda.mem_get_info()
         name = torch.cuda.get_device_name()
-        checks.append(
-            Check("gpu", True, f"{name}, {free / 2**30:.1f} of {total / 2**30:.1f} GiB free")
-        )
-        if free < 6 * 2**30:
-            checks.append(
-                Check("vram", False, "under 6 GiB free: lower csm.max_batch or use float16")
-            )
+        low = free < 6 * 2**30
+        detail = f"{name}, {free / 2**30:.1f} of {total / 2**30:.1f} GiB free"
+        if low:
+            detail += "; under 6 GiB (a running server uses some): lower csm.max_batch"
+        checks.append(Check("gpu", Level.FIX if low else Level.OK, detail))
+    elif config.csm.device == "cpu":
+        checks.append(Check("gpu", Level.INFO, "not used (csm.device: cpu)"))
     else:
         checks.append(
             Check(
                 "gpu",
-                config.csm.device == "cpu" or "csm" not in config.tts.engines,
-                "no CUDA GPU visible: CSM would run on the CPU (very slow); check the "
-                "NVIDIA driver and `--gpus all` / the compose GPU reservation",
+                Level.FIX,
+                "no CUDA GPU visible: CSM would run on the CPU (far slower than real time); "
+                "check the NVIDIA driver and `--gpus all` / the compose GPU reservation",
             )
         )
     from .engines.csm.loading import ModelLoadError, resolve_device, resolve_dtype
@@ -62,15 +76,10 @@ def _torch_checks(config: Config) -> list[Check]:
     try:
         device = resolve_device(config.csm.device)
     except ModelLoadError as err:
-        checks.append(Check("csm device", False, str(err)))
-        return checks
-    checks.append(
-        Check(
-            "csm device",
-            True,
-            f"{device} with dtype {resolve_dtype(config.csm.dtype, device)} (Mimi stays float32)",
-        )
-    )
+        return [*checks, Check("csm device", Level.FIX, str(err))]
+    dtype = str(resolve_dtype(config.csm.dtype, device)).removeprefix("torch.")
+    level = Level.OK if device.type == "cuda" else Level.INFO
+    checks.append(Check("csm device", level, f"{device} with {dtype} (Mimi stays float32)"))
     return checks
 
 
@@ -78,21 +87,21 @@ def _model_check(config: Config) -> Check:
     model = config.csm.model
     path = Path(model).expanduser()
     if path.is_dir():
-        ok = (path / "config.json").is_file()
-        return Check(
-            "csm model", ok, f"local directory {path}" + ("" if ok else " has no config.json")
-        )
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        return Check("csm model", False, "huggingface_hub not installed")
-    cached = try_to_load_from_cache(model, "config.json")
+        if (path / "config.json").is_file():
+            return Check("csm model", Level.OK, f"local directory {path}")
+        return Check("csm model", Level.FIX, f"local directory {path} has no config.json")
+    from .engines.csm.download import looks_like_path
+
+    if looks_like_path(model):
+        return Check("csm model", Level.FIX, f"directory {path} not found (csm.model)")
+    from huggingface_hub import try_to_load_from_cache
+
     token = "set" if os.environ.get("HF_TOKEN") else "not set"
-    if isinstance(cached, str):
-        return Check("csm model", True, f"{model} is in the Hugging Face cache (HF_TOKEN {token})")
+    if isinstance(try_to_load_from_cache(model, "config.json"), str):
+        return Check("csm model", Level.OK, f"{model} is in the Hugging Face cache")
     return Check(
         "csm model",
-        "csm" not in config.tts.engines,
+        Level.FIX,
         f"{model} is not in the Hugging Face cache; run `wyoming-verba download` "
         f"(gated model: accept its terms and set HF_TOKEN, now {token})",
     )
@@ -100,6 +109,7 @@ def _model_check(config: Config) -> Check:
 
 async def _edge_check(config: Config) -> Check:
     from .engines.edge import point_edge_tts_at
+    from .engines.edge_errors import describe_service_error
 
     if config.edge.endpoint:
         point_edge_tts_at(config.edge.endpoint)
@@ -112,33 +122,88 @@ async def _edge_check(config: Config) -> Check:
     except Exception as err:
         return Check(
             "edge service",
-            "edge" not in config.tts.engines,
-            f"unreachable ({type(err).__name__}: {err}); check the network or edge.proxy",
+            Level.FIX,
+            f"unreachable ({describe_service_error(err)}); check the network or edge.proxy",
         )
-    names = {voice["ShortName"] for voice in voices}
-    voice_ok = config.edge.voice in names
+    if config.edge.voice not in {voice["ShortName"] for voice in voices}:
+        return Check(
+            "edge service",
+            Level.FIX,
+            f"reachable, {len(voices)} voices, but edge.voice {config.edge.voice} is not one "
+            "of them: pick one from `wyoming-verba voices`",
+        )
     return Check(
-        "edge service",
-        voice_ok,
-        f"reachable, {len(voices)} voices; edge.voice "
-        f"{config.edge.voice} {'found' if voice_ok else 'NOT found: pick another'}",
+        "edge service", Level.OK, f"reachable, {len(voices)} voices; edge.voice {config.edge.voice}"
     )
 
 
-async def run_doctor(config: Config) -> int:
+def _writable_check(name: str, path: Path) -> Check:
+    existing = next((folder for folder in (path, *path.parents) if folder.exists()), path)
+    if os.access(existing, os.W_OK | os.X_OK):
+        return Check(name, Level.OK, f"{path} is writable")
+    user = f"{os.getuid()}:{os.getgid()}" if hasattr(os, "getuid") else "this user"
+    return Check(
+        name,
+        Level.FIX,
+        f"{existing} is not writable by uid {user}: sudo chown -R {user} {existing} "
+        "(in Docker: the host directory mounted there)",
+    )
+
+
+def server_uri(config: Config) -> str:
+    """Where a local client reaches the configured server (0.0.0.0 → 127.0.0.1)."""
+    parsed = urlparse(config.server.uri)
+    host = parsed.hostname or "127.0.0.1"
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    return f"tcp://{host}:{parsed.port}"
+
+
+async def _server_checks(uri: str) -> list[Check]:
+    try:
+        status = await describe(uri, 3)
+    except ConnectionRefusedError:
+        return [Check("server", Level.INFO, f"not running at {uri} (nothing listens there)")]
+    except (OSError, TimeoutError) as err:
+        reason = "no answer in 3 s" if isinstance(err, TimeoutError) else str(err)
+        return [Check("server", Level.FIX, f"{uri}: {reason}")]
+    if not status.engines:
+        return [Check("server", Level.INFO, f"{uri} answers but reports no engine states")]
+    checks = [Check("server", Level.OK, f"{uri} answers with {len(status.voices)} voice(s)")]
+    for name, report in status.engines.items():
+        checks.append(Check(f"server engine {name}", _engine_level(report), str(report)))
+    return checks
+
+
+def _engine_level(report: EngineReport) -> Level:
+    if report.state == "failed":
+        return Level.FIX
+    # Ready with a remark (e.g. Edge unreachable at start) is not plainly ok; loading, idle: info.
+    return Level.OK if report.state == "ready" and not report.detail else Level.INFO
+
+
+async def run_doctor(config: Config, uri: str | None = None) -> int:
     """Print the report; exit code 1 when something needs fixing."""
+    engines = config.tts.engines
     checks = [
-        Check("python", True, platform.python_version()),
+        Check("python", Level.OK, platform.python_version()),
         Check(
-            "backend",
-            True,
-            f"default {config.tts.backend}, engines {', '.join(config.tts.engines)}, "
+            "engines",
+            Level.OK,
+            f"default {config.tts.backend}; running {', '.join(engines)}; "
             f"fallback {config.tts.fallback or 'none'}",
         ),
-        *_torch_checks(config),
-        _model_check(config),
-        await _edge_check(config),
     ]
+    checks.append(_writable_check("data dir", config.server.data_dir))
+    if "csm" in engines:
+        checks += _csm_checks(config)
+    else:
+        checks.append(Check("csm", Level.INFO, "not enabled (tts.backend / tts.engines)"))
+    if "edge" in engines:
+        checks.append(await _edge_check(config))
+    else:
+        checks.append(Check("edge", Level.INFO, "not enabled (tts.backend / tts.engines)"))
+    checks += await _server_checks(uri or server_uri(config))
     for check in checks:
         print(check.line())
-    return 0 if all(check.ok for check in checks) else 1
+    return 1 if any(check.level == Level.FIX for check in checks) else 0

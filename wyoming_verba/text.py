@@ -1,30 +1,26 @@
-"""Sentence splitting for whole and streamed text."""
+"""Sentence splitting for whole and streamed text.
+
+Sentence boundaries come from `sentence-stream` (the splitter Home Assistant and wyoming-piper use:
+abbreviations, Chinese/Japanese punctuation, markdown emphasis). Around it this module adds what
+speech needs and the library does not do:
+- markdown list items and headings: each line that starts with a marker is its own block (the
+  library would make "1." of "1. Apples" a sentence); bullets and `#` are dropped, numbers kept;
+- a length cap: CSM's context holds ~2048 positions, so over-long sentences are cut at commas, then
+  spaces, and a stream without any boundary still yields text.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
-# A sentence ends at . ! ? … (possibly repeated, possibly followed by closing quotes or brackets)
-# when whitespace follows, or at a blank line.
-_BOUNDARY = re.compile(r"(?<=[.!?…])([\"'”’)\]]*)\s+|\n\s*\n")
-_ABBREVIATIONS = frozenset(
-    (
-        *("mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e"),
-        *("approx", "no", "fig", "inc", "ltd", "co", "dept"),
-    )
-)
-_SOFT_BREAK = re.compile(r"[,;:–—]\s+")
+import regex
+from sentence_stream import SentenceBoundaryDetector
+
 DEFAULT_MAX_SENTENCE_CHARS = 300
-
-
-def _ends_with_abbreviation(text: str) -> bool:
-    if not text.endswith("."):
-        return False
-    words = text.rstrip(".").rsplit(maxsplit=1)
-    if not words:
-        return False
-    word = words[-1].lower().lstrip("(\"'")
-    return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+# A markdown list item or heading at the start of a line (matched partially while streaming).
+_MARKER = regex.compile(r"[ \t]*(?:(?P<number>\d{1,3}[.)])|[-*+•]|#{1,6})[ \t]+")
+_SOFT_BREAK = re.compile(r"[,;:–—]\s+|[，、；：]")
 
 
 def _split_long(sentence: str, max_chars: int) -> list[str]:
@@ -39,7 +35,7 @@ def _split_long(sentence: str, max_chars: int) -> list[str]:
         if cut <= max_chars // 4:
             cut = window.rfind(" ") + 1
         if cut <= 0:
-            cut = max_chars
+            cut = max_chars  # no space at all (Chinese, Japanese): cut at the cap
         pieces.append(rest[:cut].strip())
         rest = rest[cut:].lstrip()
     if rest.strip():
@@ -48,36 +44,86 @@ def _split_long(sentence: str, max_chars: int) -> list[str]:
 
 
 class SentenceSplitter:
-    """Incremental splitter: feed text as it arrives, get back each sentence once it is complete."""
+    """Incremental splitter: feed text as it arrives, get back each sentence once it is complete.
+
+    The result does not depend on how the text was chunked: streamed text gives the same
+    sentences as the whole text.
+    """
 
     def __init__(self, max_chars: int = DEFAULT_MAX_SENTENCE_CHARS) -> None:
-        self._buffer = ""
         self._max_chars = max_chars
+        self._detector = SentenceBoundaryDetector()
+        self._pending = ""  # text not yet given to the detector
+        self._at_line_start = True  # pending starts a line whose marker is still undecided
+        self._in_marker_line = False  # the current line is a list item or heading
+        self._prefix = ""  # a list item's number, put before its first sentence
 
     def feed(self, text: str) -> list[str]:
         """Add text; return the sentences that are now complete."""
-        self._buffer += text
-        sentences: list[str] = []
-        start = 0
-        for match in _BOUNDARY.finditer(self._buffer):
-            candidate = self._buffer[start : match.start() + len(match.group(1) or "")]
-            if "\n\n" not in match.group() and _ends_with_abbreviation(candidate):
-                continue
-            if candidate.strip():
-                sentences.extend(_split_long(candidate.strip(), self._max_chars))
-            start = match.end()
-        self._buffer = self._buffer[start:]
-        if len(self._buffer) > self._max_chars * 2:
-            # No boundary in sight: do not hold back audio forever.
-            pieces = _split_long(self._buffer, self._max_chars)
-            sentences.extend(pieces[:-1])
-            self._buffer = pieces[-1] if pieces else ""
-        return sentences
+        self._pending += text
+        out: list[str] = []
+        while self._pending:
+            if self._at_line_start and not self._start_line(out):
+                break
+            newline = self._pending.find("\n")
+            if newline < 0:
+                self._detect(self._pending, out)
+                self._pending = ""
+                break
+            self._detect(self._pending[: newline + 1], out)
+            self._pending = self._pending[newline + 1 :]
+            if self._in_marker_line:
+                self._end_block(out)
+            self._at_line_start = True
+        return out
 
     def flush(self) -> list[str]:
         """Return whatever text is left as the final sentence(s)."""
-        rest, self._buffer = self._buffer.strip(), ""
-        return _split_long(rest, self._max_chars) if rest else []
+        out: list[str] = []
+        if self._pending:
+            self._at_line_start = False  # an undecided marker at the very end is just text
+            self._detect(self._pending, out)
+            self._pending = ""
+        self._end_block(out)
+        self._at_line_start = True
+        return out
+
+    def _start_line(self, out: list[str]) -> bool:
+        """Decide whether the pending line is a list item or heading; False = need more text."""
+        match = _MARKER.match(self._pending, partial=True)
+        if match is not None and match.partial:
+            return False
+        self._at_line_start = False
+        if match is not None:
+            self._end_block(out)
+            self._in_marker_line = True
+            self._prefix = match.group("number") or ""
+            self._pending = self._pending[match.end() :]
+        return True
+
+    def _detect(self, text: str, out: list[str]) -> None:
+        self._emit(self._detector.add_chunk(text), out)
+        held = len(self._detector.current_sentence) + len(self._detector.remaining_text)
+        if held > self._max_chars * 2:
+            # No boundary in sight: do not hold back audio forever.
+            pieces = _split_long(self._detector.finish(), self._max_chars)
+            self._emit(pieces[:-1], out)
+            if pieces:
+                self._detect(pieces[-1], out)
+
+    def _end_block(self, out: list[str]) -> None:
+        self._emit([self._detector.finish()], out)
+        self._in_marker_line = False
+        self._prefix = ""
+
+    def _emit(self, sentences: Iterable[str], out: list[str]) -> None:
+        for found in sentences:
+            sentence = found.strip()
+            if not sentence:
+                continue
+            if self._prefix:
+                sentence, self._prefix = f"{self._prefix} {sentence}", ""
+            out.extend(_split_long(sentence, self._max_chars))
 
 
 def split_sentences(text: str, max_chars: int = DEFAULT_MAX_SENTENCE_CHARS) -> list[str]:

@@ -8,6 +8,8 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,15 +42,21 @@ def test_image_facts() -> None:
     assert ignore[1] == "*" or "*" in ignore
 
 
-def test_compose_file() -> None:
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    service = compose["services"]["verba"]
+@pytest.mark.parametrize("name", ["docker-compose.yml", "docker-compose.edge.yml"])
+def test_compose_files(name: str) -> None:
+    service = yaml.safe_load((ROOT / name).read_text())["services"]["verba"]
     assert service["restart"] == "unless-stopped"
     assert service["network_mode"] == "host"
-    assert service["environment"]["HF_TOKEN"] == "${HF_TOKEN:-}"
     assert {v.split(":")[1].split()[0] for v in service["volumes"]} == {"/config", "/data"}
-    device = service["deploy"]["resources"]["reservations"]["devices"][0]
-    assert device["driver"] == "nvidia" and "gpu" in device["capabilities"]
+    # The config file decides the backend: nothing in the environment overrides it.
+    assert set(service.get("environment", {})) <= {"HF_TOKEN"}
+    if name == "docker-compose.yml":
+        assert service["environment"]["HF_TOKEN"] == "${HF_TOKEN:-}"
+        device = service["deploy"]["resources"]["reservations"]["devices"][0]
+        assert device["driver"] == "nvidia" and "gpu" in device["capabilities"]
+    else:
+        assert service["build"]["args"] == {"VARIANT": "cpu"}
+        assert "deploy" not in service
 
 
 def _namespaces_available() -> bool:
@@ -112,3 +120,76 @@ def test_entrypoint_passes_operator_commands_through(tmp_path: Path, tiny_csm_di
     )
     assert result.returncode == 0, result.stderr
     assert f"{tiny_csm_dir} is a local model directory" in result.stdout
+
+
+def _run_as_image_user(
+    config_dir: Path, data_dir: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """The entrypoint as uid 10200 (the image's user), as far as the permission checks go."""
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "VERBA_CONFIG_DIR": str(config_dir),
+        "VERBA_DATA_DIR": str(data_dir),
+        "VERBA_APP_DIR": str(ROOT),
+    }
+    command = ["setpriv", "--reuid=10200", "--regid=10200", "--clear-groups"]
+    return subprocess.run(
+        [*command, str(ROOT / "docker/entrypoint.sh"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def host_dirs() -> Iterator[tuple[Path, Path]]:
+    """/config and /data as a host user would make them: owned by root (not the image's user)."""
+    base = Path(tempfile.mkdtemp(prefix="verba-docker-"))
+    base.chmod(0o755)
+    config_dir, data_dir = base / "config", base / "data"
+    config_dir.mkdir(mode=0o755)
+    data_dir.mkdir(mode=0o755)
+    yield config_dir, data_dir
+    shutil.rmtree(base)
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv"
+)
+@pytest.mark.parametrize("command", [[], ["download"]])
+def test_entrypoint_refuses_an_unwritable_data_dir(
+    host_dirs: tuple[Path, Path], command: list[str]
+) -> None:
+    config_dir, data_dir = host_dirs
+    result = _run_as_image_user(config_dir, data_dir, *command)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-3:] == [
+        f"wyoming-verba: {data_dir} is not writable by uid 10200:10200; it holds the model cache "
+        "and the Edge voice list.",
+        f"  On the Docker host, run: sudo chown -R 10200:10200 <the directory mounted at {data_dir}>",
+        "  (with the shipped docker-compose files, the host directories are ./config and ./data)",
+    ]
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv"
+)
+def test_entrypoint_refuses_an_unreadable_config(host_dirs: tuple[Path, Path]) -> None:
+    config_dir, data_dir = host_dirs
+    os.chown(data_dir, 10200, 10200)
+    (config_dir / "config.yaml").write_text("tts: {backend: edge}\n")
+    (config_dir / "config.yaml").chmod(0o600)
+    result = _run_as_image_user(config_dir, data_dir)
+    assert result.returncode == 1
+    assert f"wyoming-verba: {config_dir}/config.yaml cannot be read by uid 10200:10200." in (
+        result.stderr
+    )
+    config_dir.chmod(0o700)
+    result = _run_as_image_user(config_dir, data_dir)
+    assert result.returncode == 1
+    assert (
+        f"{config_dir} cannot be read by uid 10200:10200, so its config.yaml would be ignored"
+        in (result.stderr)
+    )
+    assert "sudo chmod a+rx" in result.stderr

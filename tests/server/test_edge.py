@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from wyoming.tts import Synthesize
 
 from tests.fakes.fake_edge import FakeEdgeService, decoded_samples
 from wyoming_verba.config import EdgeConfig
+from wyoming_verba.engines.base import EngineState, EngineStatus
 from wyoming_verba.engines.edge import EdgeEngine
 
 from .conftest import ServerFactory, audio_of, read_until, types_of, uri_of
@@ -82,18 +84,26 @@ async def test_rate_volume_pitch_go_into_the_ssml(
 
 
 async def test_voice_list_is_cached_for_offline_starts(
-    tmp_path: Path, fake_edge: FakeEdgeService
+    tmp_path: Path, fake_edge: FakeEdgeService, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     online = EdgeEngine(EdgeConfig(endpoint=fake_edge.url), tmp_path)
     await online.start()
     assert len(online.voices()) == 4
+    assert "Edge TTS ready: 4 voices from the service" in caplog.text
+    assert online.status() == EngineStatus(EngineState.READY)
     cache = tmp_path / "edge-voices.json"
     assert len(json.loads(cache.read_text())) == 4
 
+    caplog.clear()
     fake_edge.voice_list_available = False
     offline = EdgeEngine(EdgeConfig(endpoint=fake_edge.url, voice_list_timeout_s=1), tmp_path)
     await offline.start()
     assert [v.name for v in offline.voices()] == [v.name for v in online.voices()]
+    assert "Edge TTS service unreachable at start" in caplog.text
+    assert f"listing the cached list of 4 voices in {cache}" in caplog.text
+    assert "ready" not in caplog.text
+    assert offline.status().detail.startswith("service unreachable at start")
 
 
 async def test_unreachable_service_without_cache_starts_with_configured_voice(
@@ -109,8 +119,17 @@ async def test_unreachable_service_without_cache_starts_with_configured_voice(
     assert [(v.name, v.languages) for v in engine.voices()] == [
         ("edge:en-GB-RyanNeural", ("en-GB",))
     ]
-    assert "Could not fetch the Edge voice list" in caplog.text
-    assert "the configured voice" in caplog.text
+    assert (
+        "Edge TTS service unreachable at start (cannot connect to 127.0.0.1:9 (connection "
+        "refused)); listing only edge.voice en-GB-RyanNeural (no cached voice list yet)"
+    ) in caplog.text
+    assert "ready" not in caplog.text and "SSLContext" not in caplog.text
+    status = engine.status()
+    assert status.state == EngineState.READY
+    assert (
+        status.detail
+        == "service unreachable at start: cannot connect to 127.0.0.1:9 (connection refused)"
+    )
 
 
 async def test_unreachable_service_at_request_time(start_server: ServerFactory) -> None:
@@ -120,4 +139,7 @@ async def test_unreachable_service_at_request_time(start_server: ServerFactory) 
     async with AsyncClient.from_uri(uri_of(server)) as client:
         await client.write_event(Synthesize("Hello.").event())
         events = await read_until(client, "error")
-    assert "cannot reach the Edge TTS service" in events[-1].data["text"]
+    assert events[-1].data["text"] == (
+        "cannot reach the Edge TTS service (cannot connect to 127.0.0.1:9 (connection refused)); "
+        "check the network or edge.proxy"
+    )

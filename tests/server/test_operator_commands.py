@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 import yaml
 
 from .process import fake_edge_process
@@ -19,6 +20,14 @@ def test_download_local_directory_is_checked(tiny_csm_dir: Path, tmp_path: Path)
     assert bad.returncode == 1 and "missing config.json" in bad.stderr
 
 
+def test_download_missing_directory_says_so(tmp_path: Path) -> None:
+    missing = tmp_path / "models" / "csm-1b"
+    result = run("download", "--model", str(missing))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: model directory {missing} not found")
+    assert "Traceback" not in result.stderr and "HFValidationError" not in result.stderr
+
+
 def test_download_offline_says_what_to_do() -> None:
     result = run("download", "--model", "sesame/csm-1b")
     assert result.returncode == 1
@@ -32,19 +41,32 @@ def test_doctor_reports_each_line(tiny_csm_dir: Path, tmp_path: Path) -> None:
         config.write_text(
             yaml.safe_dump(
                 {
+                    "server": {"data_dir": str(tmp_path / "data")},
                     "tts": {"backend": "csm"},
                     "edge": {"endpoint": edge_url},
                     "csm": {"model": str(tiny_csm_dir), "device": "cpu"},
                 }
             )
         )
-        result = run("doctor", "--config", str(config), env={"HF_TOKEN": "hf_secret_value"})
-    lines = result.stdout.splitlines()
-    assert any(line.startswith("[ok] torch: 2.13.0") for line in lines)
-    assert any(line.startswith("[ok] csm model: local directory") for line in lines)
-    assert any(line.startswith("[ok] edge service: reachable, 4 voices") for line in lines)
-    assert any(line.startswith("[ok] csm device: cpu with dtype torch.float32") for line in lines)
+        result = run(
+            "doctor",
+            "--config",
+            str(config),
+            "--uri",
+            "tcp://127.0.0.1:9",
+            env={"HF_TOKEN": "hf_secret_value"},
+        )
+    assert result.stdout.splitlines()[2:] == [
+        f"[ok] data dir: {tmp_path / 'data'} is writable",
+        f"[ok] torch: {torch.__version__}, CUDA build none",
+        "[--] gpu: not used (csm.device: cpu)",
+        "[--] csm device: cpu with float32 (Mimi stays float32)",
+        f"[ok] csm model: local directory {tiny_csm_dir}",
+        "[ok] edge service: reachable, 4 voices; edge.voice en-US-AriaNeural",
+        "[--] server: not running at tcp://127.0.0.1:9 (nothing listens there)",
+    ]
     assert "hf_secret_value" not in result.stdout + result.stderr
+    assert result.stderr == ""  # no raw log lines around the report
     assert result.returncode == 0, result.stdout
 
 
@@ -59,8 +81,40 @@ def test_doctor_flags_problems(tmp_path: Path) -> None:
             }
         )
     )
-    result = run("doctor", "--config", str(config), env={"HF_HOME": str(tmp_path / "hf")})
+    result = run(
+        "doctor",
+        "--config",
+        str(config),
+        "--uri",
+        "tcp://127.0.0.1:9",
+        env={"HF_HOME": str(tmp_path / "hf")},
+    )
     assert result.returncode == 1
-    assert "[!!] edge service: unreachable" in result.stdout
+    assert (
+        "[!!] edge service: unreachable (cannot connect to 127.0.0.1:9 (connection refused)); "
+        "check the network or edge.proxy"
+    ) in result.stdout.splitlines()
     assert "[!!] csm model: sesame/csm-1b is not in the Hugging Face cache" in result.stdout
     assert "[!!] gpu: no CUDA GPU visible" in result.stdout
+    assert "[--] csm device: cpu with float32" in result.stdout
+    assert result.stderr == ""
+
+
+def test_doctor_edge_only_skips_csm(tmp_path: Path) -> None:
+    with fake_edge_process() as edge_url:
+        config = tmp_path / "config.yaml"
+        settings = {
+            "server": {"data_dir": str(tmp_path)},
+            "edge": {"endpoint": edge_url, "voice": "xx-XX-Nobody"},
+        }
+        config.write_text(yaml.safe_dump(settings))
+        result = run("doctor", "--config", str(config), "--uri", "tcp://127.0.0.1:9")
+    assert result.stdout.splitlines()[1:] == [
+        "[ok] engines: default edge; running edge; fallback edge",
+        f"[ok] data dir: {tmp_path} is writable",
+        "[--] csm: not enabled (tts.backend / tts.engines)",
+        "[!!] edge service: reachable, 4 voices, but edge.voice xx-XX-Nobody is not one of them: "
+        "pick one from `wyoming-verba voices`",
+        "[--] server: not running at tcp://127.0.0.1:9 (nothing listens there)",
+    ]
+    assert result.returncode == 1

@@ -17,6 +17,7 @@ from ..audio import Pcm
 from ..config import EdgeConfig
 from ..voices import VoiceChoice, VoiceInfo
 from .base import EngineError, EngineState, EngineStatus, EngineUnavailableError, SentenceEnd
+from .edge_errors import describe_service_error
 from .edge_voices import configured_voice_only, load_voice_list, voice_info
 from .mp3 import Mp3StreamDecoder
 from .sentences import speak_each
@@ -51,22 +52,37 @@ class EdgeEngine:
         """Fetch (or read the cached) voice list."""
         if self._config.endpoint:
             point_edge_tts_at(self._config.endpoint)
-        entries = await load_voice_list(
+        voice_list = await load_voice_list(
             self._cache_file, self._config.proxy, self._config.voice_list_timeout_s
         )
-        if entries:
-            voices = [info for info in map(voice_info, entries) if info is not None]
-            if voices:
-                self._voices = sorted(voices, key=lambda v: (v.languages[0], v.voice_id))
+        voices = [info for info in map(voice_info, voice_list.entries or []) if info is not None]
+        if voices:
+            self._voices = sorted(voices, key=lambda v: (v.languages[0], v.voice_id))
         if all(v.voice_id != self._config.voice for v in self._voices):
             _LOGGER.warning(
                 "edge.voice %r is not in the service's voice list; requests without a voice "
-                "will probably fail (pick a ShortName from `edge-tts --list-voices`)",
+                "will probably fail (pick one from `wyoming-verba voices`)",
                 self._config.voice,
             )
             self._voices.extend(configured_voice_only(self._config.voice))
-        _LOGGER.info("Edge TTS ready with %d voices", len(self._voices))
-        self._status = EngineStatus(EngineState.READY)
+        if voice_list.unreachable is None:
+            _LOGGER.info("Edge TTS ready: %d voices from the service", len(self._voices))
+            self._status = EngineStatus(EngineState.READY)
+            return
+        source = (
+            f"the cached list of {len(self._voices)} voices in {self._cache_file}"
+            if voices
+            else f"only edge.voice {self._config.voice} (no cached voice list yet)"
+        )
+        _LOGGER.warning(
+            "Edge TTS service unreachable at start (%s); listing %s. Each request tries the "
+            "service again; check the network or edge.proxy",
+            voice_list.unreachable,
+            source,
+        )
+        self._status = EngineStatus(
+            EngineState.READY, f"service unreachable at start: {voice_list.unreachable}"
+        )
 
     def status(self) -> EngineStatus:
         """Ready once the voice list is read (Edge itself is reached per request)."""
@@ -136,15 +152,9 @@ class EdgeEngine:
             edge_tts.exceptions.WebSocketError,
         ) as err:
             raise EngineUnavailableError(f"Edge TTS service error: {err}") from err
-        except aiohttp.ClientConnectorError as err:
-            reason = err.os_error.strerror or str(err.os_error) or type(err).__name__
-            raise EngineUnavailableError(
-                f"cannot reach the Edge TTS service at {err.host}:{err.port} ({reason}); "
-                "check the network or edge.proxy"
-            ) from err
         except aiohttp.ClientError as err:
             raise EngineUnavailableError(
-                f"cannot reach the Edge TTS service ({type(err).__name__}: {err}); "
+                f"cannot reach the Edge TTS service ({describe_service_error(err)}); "
                 "check the network or edge.proxy"
             ) from err
         finally:

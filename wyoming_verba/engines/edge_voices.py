@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import edge_tts
 
 from ..voices import VoiceInfo
+from .edge_errors import describe_service_error
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -37,9 +39,15 @@ def configured_voice_only(short_name: str) -> list[VoiceInfo]:
     return [info] if info else []
 
 
-async def load_voice_list(
-    cache_file: Path, proxy: str | None, timeout_s: float
-) -> list[dict[str, Any]] | None:
+@dataclass(frozen=True)
+class VoiceList:
+    """The voice list and where it came from."""
+
+    entries: list[dict[str, Any]] | None  # None: neither the service nor a cache had one
+    unreachable: str | None = None  # why the service could not be asked; None when it was
+
+
+async def load_voice_list(cache_file: Path, proxy: str | None, timeout_s: float) -> VoiceList:
     """Fetch the voice list (bounded by timeout_s) and refresh the cache; else read the cache."""
     try:
         fetched = await asyncio.wait_for(edge_tts.list_voices(proxy=proxy), timeout_s)
@@ -48,20 +56,9 @@ async def load_voice_list(
             raise ValueError("empty voice list")
     except Exception as err:  # any failure means "use the cache"
         cached = await asyncio.to_thread(_read_cache, cache_file)
-        _LOGGER.warning(
-            "Could not fetch the Edge voice list (%s); using %s",
-            _describe(err),
-            f"the cached list in {cache_file}" if cached else "the configured voice",
-        )
-        return cached
+        return VoiceList(cached, describe_service_error(err))
     await asyncio.to_thread(_write_cache, cache_file, entries)
-    return entries
-
-
-def _describe(err: BaseException) -> str:
-    if isinstance(err, TimeoutError):
-        return "timed out; check the network or edge.proxy"
-    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+    return VoiceList(entries)
 
 
 def _read_cache(cache_file: Path) -> list[dict[str, Any]] | None:

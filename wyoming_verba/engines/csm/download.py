@@ -6,24 +6,40 @@ import sys
 from pathlib import Path
 
 
+def looks_like_path(model: str) -> bool:
+    """True for a directory path (/x, ./x, ~/x, a/b/c); False for a hub id like sesame/csm-1b."""
+    return model.startswith(("/", ".", "~")) or "\\" in model or model.count("/") > 1
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+def _check_directory(path: Path) -> int:
+    missing = [
+        name for name in ("config.json", "tokenizer_config.json") if not (path / name).is_file()
+    ]
+    if missing:
+        return _error(f"{path} is missing {', '.join(missing)}; not a saved CSM model")
+    print(f"{path} is a local model directory; nothing to download")
+    return 0
+
+
 def download_model(model: str) -> int:
     """Download `model` (hub id) with a progress bar; a local directory is only checked."""
     path = Path(model).expanduser()
     if path.is_dir():
-        missing = [
-            name for name in ("config.json", "tokenizer_config.json") if not (path / name).is_file()
-        ]
-        if missing:
-            print(
-                f"error: {path} is missing {', '.join(missing)}; not a saved CSM model",
-                file=sys.stderr,
-            )
-            return 1
-        print(f"{path} is a local model directory; nothing to download")
-        return 0
+        return _check_directory(path)
+    if looks_like_path(model):
+        return _error(
+            f"model directory {path} not found; give an existing directory or a hub id "
+            "such as sesame/csm-1b (--model or csm.model)"
+        )
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import (
         GatedRepoError,
+        HFValidationError,
         LocalEntryNotFoundError,
         OfflineModeIsEnabled,
         RepositoryNotFoundError,
@@ -33,25 +49,22 @@ def download_model(model: str) -> int:
         location = snapshot_download(
             model, allow_patterns=["*.json", "*.safetensors", "*.jinja", "*.txt"]
         )
+    except HFValidationError:
+        return _error(
+            f"{model!r} is neither an existing directory nor a hub id (owner/name, "
+            "e.g. sesame/csm-1b); check --model or csm.model"
+        )
     except GatedRepoError:
-        print(
-            f"error: {model} is gated: accept its terms on its Hugging Face page, "
-            "create a read token and run again with HF_TOKEN set",
-            file=sys.stderr,
+        return _error(
+            f"{model} is gated: accept its terms on its Hugging Face page, "
+            "create a read token and run again with HF_TOKEN set"
         )
-        return 1
     except RepositoryNotFoundError:
-        print(
-            f"error: no model {model!r} on the hub (check the id; private ones need HF_TOKEN)",
-            file=sys.stderr,
-        )
-        return 1
+        return _error(f"no model {model!r} on the hub (check the id; private ones need HF_TOKEN)")
     except (OfflineModeIsEnabled, LocalEntryNotFoundError) as err:
-        print(
-            f"error: cannot reach the hub ({type(err).__name__}); check the network, "
-            "unset HF_HUB_OFFLINE, or copy the model to a directory and set csm.model to it",
-            file=sys.stderr,
+        return _error(
+            f"cannot reach the hub ({type(err).__name__}); check the network, "
+            "unset HF_HUB_OFFLINE, or copy the model to a directory and set csm.model to it"
         )
-        return 1
     print(f"downloaded {model} to {location}")
     return 0
