@@ -191,5 +191,6 @@ def test_voices_health_and_doctor_show_each_engine(tmp_path: Path) -> None:
     ]
     assert german.stdout.splitlines()[-1].startswith("1 of 6 voices;")
     assert "[ok] server engine edge: ready" in doctor.stdout
-    assert "[!!] server engine csm: failed (cannot load csm.model" in doctor.stdout
+    assert "[!!] server engine csm: failed (csm.model: directory" in doctor.stdout
+    assert "no-model not found" in doctor.stdout
     assert doctor.returncode == 1 and doctor.stderr == ""
