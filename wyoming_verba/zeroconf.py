@@ -13,6 +13,7 @@ from zeroconf.asyncio import AsyncZeroconf
 _LOGGER = logging.getLogger(__name__)
 
 SERVICE_TYPE = "_wyoming._tcp.local."
+TXT_SERVER_ID = "server_id"
 
 
 def advertised_address(bind_host: str, configured: str | None) -> str:
@@ -34,9 +35,9 @@ def advertised_address(bind_host: str, configured: str | None) -> str:
 
 
 class ZeroconfAdvertiser:
-    """Registers one service instance and unregisters it on close."""
+    """Registers one service instance (TXT: the server id) and unregisters it on close."""
 
-    def __init__(self, name: str, address: str, port: int) -> None:
+    def __init__(self, name: str, address: str, port: int, server_id: str) -> None:
         self.name = name
         self.address = address
         self.port = port
@@ -46,6 +47,7 @@ class ZeroconfAdvertiser:
             f"{name}.{SERVICE_TYPE}",
             addresses=[socket.inet_aton(address)],
             port=port,
+            properties={TXT_SERVER_ID: server_id},
             server=f"{hostname}.local.",
         )
         # A loopback address means a same-host (or test) setup: keep mDNS on that interface.

@@ -52,4 +52,6 @@ def test_register_browse_unregister_in_a_namespace() -> None:
     assert report["name"] == "kitchen._wyoming._tcp.local."
     assert report["addresses"] == ["127.0.0.1"]
     assert report["port"] == report["server_port"]
+    assert report["txt"] == {"server_id": report["server_id"]}
+    assert len(report["server_id"]) == 32
     assert [state for _, state in report["changes"]] == ["Added", "Removed"]

@@ -49,6 +49,8 @@ async def main(edge_url: str) -> dict:  # type: ignore[type-arg]
         "addresses": [socket.inet_ntoa(a) for a in info.addresses],
         "port": info.port,
         "server_port": server.port,
+        "txt": {key.decode(): (value or b"").decode() for key, value in info.properties.items()},
+        "server_id": server.server_id,
     }
     await server.stop()
     await asyncio.wait_for(removed.wait(), 10)
