@@ -45,14 +45,19 @@ def build_info(voices: Iterable[VoiceInfo]) -> Info:
     return Info(tts=[program])
 
 
-def info_event(info: Info, engines: Mapping[str, EngineStatus]) -> Event:
-    """Info as an event, plus `verba`: each engine's state (what `health` and `doctor` show)."""
+def info_event(info: Info, engines: Mapping[str, EngineStatus], server_id: str) -> Event:
+    """Info as an event, plus `verba`: the server's stable id and each engine's state.
+
+    Home Assistant's Verba integration keys its config entry on `server_id`; `health` and
+    `doctor` show the engine states.
+    """
     event = info.event()
     extension: dict[str, Any] = {
+        "server_id": server_id,
         "engines": {
             name: {"state": str(status.state), "detail": status.detail}
             for name, status in engines.items()
-        }
+        },
     }
     event.data[EXTENSION_KEY] = extension
     return event

@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 from .config import Config
 from .engines.base import Engine
 from .handler import VerbaHandler
+from .identity import load_server_id
 from .service import SpeechService, build_engines
 from .zeroconf import ZeroconfAdvertiser, advertised_address
 
@@ -23,8 +24,9 @@ class VerbaServer:
 
     def __init__(self, config: Config, engines: dict[str, Engine] | None = None) -> None:
         self.config = config
+        self.server_id = load_server_id(config.server.data_dir)
         self.service = SpeechService(
-            config, engines if engines is not None else build_engines(config)
+            config, engines if engines is not None else build_engines(config), self.server_id
         )
         self._listener: asyncio.Server | None = None
         self._handlers: dict[asyncio.Task[None], VerbaHandler] = {}
@@ -53,7 +55,7 @@ class VerbaServer:
         zeroconf = self.config.server.zeroconf
         if zeroconf.enabled:
             address = advertised_address(host, zeroconf.host)
-            self._advertiser = ZeroconfAdvertiser(zeroconf.name, address, self.port)
+            self._advertiser = ZeroconfAdvertiser(zeroconf.name, address, self.port, self.server_id)
             await self._advertiser.start()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -43,9 +43,10 @@ def _build_csm(config: Config) -> Engine:
 class SpeechService:
     """Starts the engines and turns requested voice names into synthesis plans."""
 
-    def __init__(self, config: Config, engines: dict[str, Engine]) -> None:
+    def __init__(self, config: Config, engines: dict[str, Engine], server_id: str) -> None:
         self._config = config
         self.engines = engines
+        self.server_id = server_id
         self._info: Info | None = None
         self._catalog: VoiceCatalog | None = None
 
@@ -71,9 +72,9 @@ class SpeechService:
         return self._info
 
     def describe_event(self) -> Event:
-        """The answer to Describe: Info plus each engine's current state."""
+        """The answer to Describe: Info plus the server id and each engine's current state."""
         statuses = {name: engine.status() for name, engine in self.engines.items()}
-        return info_event(self.info, statuses)
+        return info_event(self.info, statuses, self.server_id)
 
     def resolve(self, name: str | None, speaker: str | int | None) -> VoiceChoice:
         """The voice a request asked for; UnknownVoiceError names an unknown one."""

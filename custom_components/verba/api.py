@@ -7,6 +7,7 @@ those are built here from their wire names instead of imported.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
@@ -18,7 +19,17 @@ from wyoming.event import Event
 from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeVoice
 
-from .const import CONNECT_TIMEOUT, PROGRAM_NAME, READ_TIMEOUT
+from .const import CONNECT_TIMEOUT, READ_TIMEOUT
+from .models import NotVerbaServerError, ServerInfo, parse_info
+
+__all__ = [
+    "AudioFormat",
+    "CannotConnectError",
+    "NotVerbaServerError",
+    "SynthesisError",
+    "Timings",
+    "VerbaClient",
+]
 
 SYNTHESIZE_START = "synthesize-start"
 SYNTHESIZE_CHUNK = "synthesize-chunk"
@@ -26,72 +37,12 @@ SYNTHESIZE_STOP = "synthesize-stop"
 SYNTHESIZE_STOPPED = "synthesize-stopped"
 
 
-class VerbaError(Exception):
-    """Base error."""
-
-
-class CannotConnectError(VerbaError):
+class CannotConnectError(Exception):
     """The server did not answer."""
 
 
-class NotVerbaServerError(VerbaError):
-    """The server speaks Wyoming but is not a wyoming_verba TTS server."""
-
-
-class SynthesisError(VerbaError):
+class SynthesisError(Exception):
     """The server answered a request with an Error event; str() is the server's text."""
-
-
-@dataclass(frozen=True)
-class VoiceEntry:
-    """One voice the server offers."""
-
-    name: str
-    engine: str
-    description: str
-    languages: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ServerInfo:
-    """What Describe told us about the server."""
-
-    version: str | None
-    voices: tuple[VoiceEntry, ...]
-    supports_streaming: bool
-
-    @property
-    def engines(self) -> list[str]:
-        """Engines the server runs, in the order of its voice list."""
-        return list(dict.fromkeys(voice.engine for voice in self.voices))
-
-    def voices_of(self, engine: str) -> list[VoiceEntry]:
-        """Voices of one engine."""
-        return [voice for voice in self.voices if voice.engine == engine]
-
-    @property
-    def languages(self) -> list[str]:
-        """Every language any voice speaks."""
-        return sorted({language for voice in self.voices for language in voice.languages})
-
-
-def parse_info(info: Info) -> ServerInfo:
-    """ServerInfo from an Info event, or NotVerbaServerError."""
-    program = next((p for p in info.tts if p.name == PROGRAM_NAME), None)
-    if program is None:
-        raise NotVerbaServerError
-    voices = tuple(
-        VoiceEntry(
-            name=voice.name,
-            engine=voice.name.partition(":")[0],
-            description=voice.description or voice.name,
-            languages=tuple(voice.languages),
-        )
-        for voice in program.voices
-        if ":" in voice.name
-    )
-    streaming = bool(getattr(program, "supports_synthesize_streaming", False))
-    return ServerInfo(program.version, voices, streaming)
 
 
 @dataclass
@@ -122,23 +73,26 @@ class VerbaClient:
     port: int
     last: Timings = field(default_factory=Timings)
 
-    def _client(self) -> AsyncTcpClient:
-        return AsyncTcpClient(self.host, self.port)
+    async def _connect(self) -> AsyncTcpClient:
+        client = AsyncTcpClient(self.host, self.port)
+        async with asyncio.timeout(CONNECT_TIMEOUT):
+            await client.connect()
+        return client
 
     async def describe(self) -> ServerInfo:
         """Describe → ServerInfo (CannotConnectError, NotVerbaServerError)."""
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT):
-                async with self._client() as client:
+                async with AsyncTcpClient(self.host, self.port) as client:
                     await client.write_event(Describe().event())
                     while True:
                         event = await client.read_event()
                         if event is None:
                             raise CannotConnectError("connection closed")
                         if Info.is_type(event.type):
-                            return parse_info(Info.from_event(event))
+                            return parse_info(Info.from_event(event), event.data)
         except (OSError, TimeoutError) as err:
-            raise CannotConnectError(str(err)) from err
+            raise CannotConnectError(str(err) or type(err).__name__) from err
 
     async def stream(
         self,
@@ -147,49 +101,57 @@ class VerbaClient:
         speaker: str | None,
         audio_format: AudioFormat,
     ) -> AsyncGenerator[bytes]:
-        """Yield PCM as the server produces it; `text` may itself arrive in pieces."""
+        """Yield PCM as the server produces it; `text` may itself arrive in pieces.
+
+        Raises SynthesisError for the server's Error event, CannotConnectError when the server
+        cannot be reached or stops answering, and at once whatever stops the text from being sent.
+        """
         self.last = timings = Timings(streaming=not isinstance(text, str))
         started = time.perf_counter()
         synth_voice = SynthesizeVoice(name=voice, speaker=speaker) if voice else None
+        sender: asyncio.Task[None] | None = None
         try:
-            async with self._client() as client:
-                sender: asyncio.Task[None] | None = None
-                if isinstance(text, str):
-                    timings.chars = len(text)
-                    await client.write_event(Synthesize(text=text, voice=synth_voice).event())
-                    last_event = AudioStop().event().type
-                else:
-                    start_data = {"voice": synth_voice.to_dict()} if synth_voice else {}
-                    await client.write_event(Event(type=SYNTHESIZE_START, data=start_data))
-                    sender = asyncio.create_task(_send_chunks(client, text, timings))
-                    last_event = SYNTHESIZE_STOPPED
-                try:
-                    while True:
-                        async with asyncio.timeout(READ_TIMEOUT):
-                            event = await client.read_event()
-                        if event is None:
-                            raise CannotConnectError("the server closed the connection")
-                        if Error.is_type(event.type):
-                            raise SynthesisError(Error.from_event(event).text)
-                        if AudioStart.is_type(event.type):
-                            start = AudioStart.from_event(event)
-                            audio_format.rate, audio_format.width = start.rate, start.width
-                            audio_format.channels = start.channels
-                        elif AudioChunk.is_type(event.type):
-                            chunk = AudioChunk.from_event(event)
-                            if timings.first_audio_ms is None:
-                                timings.first_audio_ms = (time.perf_counter() - started) * 1000
-                            timings.audio_s += len(chunk.audio) / (
-                                chunk.rate * chunk.width * chunk.channels
-                            )
-                            yield chunk.audio
-                        if event.type == last_event:
-                            break
-                finally:
-                    if sender is not None:
-                        sender.cancel()
+            client = await self._connect()
         except (OSError, TimeoutError) as err:
-            raise CannotConnectError(str(err)) from err
+            raise CannotConnectError(str(err) or "connection timed out") from err
+        try:
+            if isinstance(text, str):
+                timings.chars = len(text)
+                await client.write_event(Synthesize(text=text, voice=synth_voice).event())
+                last_event = AudioStop().event().type
+            else:
+                start_data = {"voice": synth_voice.to_dict()} if synth_voice else {}
+                await client.write_event(Event(type=SYNTHESIZE_START, data=start_data))
+                sender = asyncio.create_task(_send_chunks(client, text, timings))
+                last_event = SYNTHESIZE_STOPPED
+            while True:
+                async with asyncio.timeout(READ_TIMEOUT):
+                    event = await _read_event(client, sender)
+                if event is None:
+                    raise CannotConnectError("the server closed the connection")
+                if Error.is_type(event.type):
+                    raise SynthesisError(Error.from_event(event).text)
+                if AudioStart.is_type(event.type):
+                    start = AudioStart.from_event(event)
+                    audio_format.rate, audio_format.width = start.rate, start.width
+                    audio_format.channels = start.channels
+                elif AudioChunk.is_type(event.type):
+                    chunk = AudioChunk.from_event(event)
+                    if timings.first_audio_ms is None:
+                        timings.first_audio_ms = (time.perf_counter() - started) * 1000
+                    timings.audio_s += len(chunk.audio) / (
+                        chunk.rate * chunk.width * chunk.channels
+                    )
+                    yield chunk.audio
+                if event.type == last_event:
+                    break
+        except (OSError, TimeoutError) as err:
+            raise CannotConnectError(str(err) or "no answer in time") from err
+        finally:
+            await _stop(sender)
+            with contextlib.suppress(OSError, TimeoutError):
+                async with asyncio.timeout(CONNECT_TIMEOUT):
+                    await client.disconnect()
         timings.total_ms = (time.perf_counter() - started) * 1000
 
 
@@ -199,3 +161,26 @@ async def _send_chunks(client: AsyncTcpClient, text: AsyncIterator[str], timings
             timings.chars += len(piece)
             await client.write_event(Event(type=SYNTHESIZE_CHUNK, data={"text": piece}))
     await client.write_event(Event(type=SYNTHESIZE_STOP))
+
+
+async def _read_event(client: AsyncTcpClient, sender: asyncio.Task[None] | None) -> Event | None:
+    """The next event from the server; raises at once if sending the text fails meanwhile."""
+    read = asyncio.ensure_future(client.read_event())
+    try:
+        if sender is not None and not sender.done():
+            await asyncio.wait({read, sender}, return_when=asyncio.FIRST_COMPLETED)
+        if sender is not None and sender.done() and not read.done():
+            sender.result()  # re-raises the sender's failure; None when all text was sent
+        return await read
+    finally:
+        read.cancel()
+
+
+async def _stop(sender: asyncio.Task[None] | None) -> None:
+    """Cancel the text sender and wait for it, so it never outlives the request."""
+    if sender is None:
+        return
+    sender.cancel()
+    await asyncio.wait({sender})
+    if not sender.cancelled():
+        sender.exception()  # retrieved: already raised from _read_event, or moot after an error

@@ -4,15 +4,19 @@ from typing import Final
 
 DOMAIN: Final = "verba"
 PROGRAM_NAME: Final = "verba"
+EXTENSION_KEY: Final = "verba"  # the server's extra object in Info data (server_id, engines)
 
 CONF_BACKEND: Final = "backend"
 CONF_VOICE: Final = "voice"
 CONF_SPEAKER: Final = "speaker"
+CONF_LANGUAGE: Final = "language"
+CONF_LANGUAGE_VOICES: Final = "language_voices"  # {"de": "edge:de-DE-KatjaNeural", ...}
 
 ATTR_SPEAKER: Final = "speaker"
 
-BACKENDS: Final = ("edge", "csm")
 SPEAKERS: Final = tuple(str(n) for n in range(8))
+SPEAKER_DEFAULT: Final = "default"
 DEFAULT_PORT: Final = 10200
 CONNECT_TIMEOUT: Final = 5.0
 READ_TIMEOUT: Final = 120.0
+TXT_SERVER_ID: Final = "server_id"  # the zeroconf TXT record key the server sets

@@ -1,26 +1,30 @@
-"""Diagnostics: the server's info, the options, the last request's timings."""
+"""Diagnostics: the server's info, the options, the last request's timings; no address."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Any
 
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant
 
 from . import VerbaConfigEntry
 from .settings import Settings
 
+TO_REDACT = {CONF_HOST, CONF_PORT}
+
 
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: VerbaConfigEntry
 ) -> dict[str, Any]:
-    """Everything needed to debug a setup; nothing secret is stored."""
+    """Everything needed to debug a setup, with the server's address redacted."""
     data = entry.runtime_data
     info = data.info
     return {
+        "entry": async_redact_data(dict(entry.data), TO_REDACT),
         "server": {
-            "host": entry.data["host"],
-            "port": entry.data["port"],
+            "server_id": info.server_id,
             "version": info.version,
             "supports_streaming": info.supports_streaming,
             "engines": info.engines,

@@ -1,21 +1,57 @@
-"""Select entities for backend, voice and speaker, kept in sync with the entry's options."""
+"""Backend, voice and speaker selects: views of the entry's options that also write them."""
 
 from __future__ import annotations
 
-from homeassistant.components.select import SelectEntity
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from homeassistant.components.select import SelectEntity, SelectEntityDescription
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
-from homeassistant.helpers.restore_state import RestoreEntity
 
 from . import VerbaConfigEntry
-from .const import CONF_BACKEND, CONF_SPEAKER, CONF_VOICE, SPEAKERS
+from .const import CONF_BACKEND, CONF_SPEAKER, CONF_VOICE, SPEAKER_DEFAULT, SPEAKERS
 from .entity import VerbaEntity
+from .models import ServerInfo
 from .settings import Settings
 
 PARALLEL_UPDATES = 0
-SPEAKER_DEFAULT = "default"
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerbaSelectEntityDescription(SelectEntityDescription):
+    """A select over one option of the entry; `key` is the option's name."""
+
+    options_fn: Callable[[ServerInfo, Settings], list[str]]
+    current_fn: Callable[[ServerInfo, Settings], str | None]
+    available_fn: Callable[[Settings], bool] = lambda _settings: True
+    stored_value_fn: Callable[[str], str] = lambda option: option
+
+
+SELECTS: tuple[VerbaSelectEntityDescription, ...] = (
+    VerbaSelectEntityDescription(
+        key=CONF_BACKEND,
+        translation_key=CONF_BACKEND,
+        options_fn=lambda info, _settings: info.engines,
+        current_fn=lambda _info, settings: settings.backend,
+    ),
+    VerbaSelectEntityDescription(
+        key=CONF_VOICE,
+        translation_key=CONF_VOICE,
+        options_fn=lambda info, settings: [v.name for v in info.voices_of(settings.backend)],
+        current_fn=lambda info, settings: settings.request_voice(info),
+    ),
+    VerbaSelectEntityDescription(
+        key=CONF_SPEAKER,
+        translation_key=CONF_SPEAKER,
+        options_fn=lambda _info, _settings: [SPEAKER_DEFAULT, *SPEAKERS],
+        current_fn=lambda _info, settings: settings.speaker or SPEAKER_DEFAULT,
+        available_fn=lambda settings: settings.backend == "csm",
+        stored_value_fn=lambda option: "" if option == SPEAKER_DEFAULT else option,
+    ),
+)
 
 
 async def async_setup_entry(
@@ -24,92 +60,50 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Backend, voice and speaker selects."""
-    async_add_entities([BackendSelect(entry), VoiceSelect(entry), SpeakerSelect(entry)])
+    async_add_entities(VerbaSelect(entry, description) for description in SELECTS)
 
 
-class _SettingSelect(VerbaEntity, SelectEntity, RestoreEntity):
-    """A select whose value lives in the entry's options."""
+class VerbaSelect(VerbaEntity, SelectEntity):
+    """Shows and writes one option; the options flow changes the same values."""
 
     _attr_entity_category = EntityCategory.CONFIG
-    _option_key: str
+    entity_description: VerbaSelectEntityDescription
 
-    def __init__(self, entry: VerbaConfigEntry) -> None:
-        super().__init__(entry, self._option_key)
-        self._attr_translation_key = self._option_key
+    def __init__(self, entry: VerbaConfigEntry, description: VerbaSelectEntityDescription) -> None:
+        """One select per description."""
+        super().__init__(entry, description.key)
+        self.entity_description = description
 
     @property
     def _settings(self) -> Settings:
         return Settings.from_options(self._entry.options, self._entry.runtime_data.info)
 
+    @property
+    def available(self) -> bool:
+        """Whether the option applies (the speaker only to CSM)."""
+        return self.entity_description.available_fn(self._settings)
+
+    @property
+    def options(self) -> list[str]:
+        """What can be chosen now (the voice list follows the backend)."""
+        return self.entity_description.options_fn(self._entry.runtime_data.info, self._settings)
+
+    @property
+    def current_option(self) -> str | None:
+        """The option's value, or its default."""
+        return self.entity_description.current_fn(self._entry.runtime_data.info, self._settings)
+
     async def async_added_to_hass(self) -> None:
-        """Restore the last value if the options lack it; follow later option changes."""
+        """Follow option changes from the options flow and the other selects."""
         await super().async_added_to_hass()
-        if self._option_key not in self._entry.options:
-            last = await self.async_get_last_state()
-            if last is not None and last.state in self.options:
-                await self._store(last.state)
         self.async_on_remove(self._entry.add_update_listener(self._options_changed))
 
     async def _options_changed(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
         self.async_write_ha_state()
 
     async def async_select_option(self, option: str) -> None:
-        """Store the choice in the options (the options flow shows the same values)."""
-        await self._store(option)
-
-    async def _store(self, value: str) -> None:
-        options = {**self._entry.options, self._option_key: self._stored_value(value)}
+        """Store the choice in the entry's options."""
+        value = self.entity_description.stored_value_fn(option)
+        options = {**self._entry.options, self.entity_description.key: value}
         self.hass.config_entries.async_update_entry(self._entry, options=options)
         self.async_write_ha_state()
-
-    def _stored_value(self, value: str) -> str:
-        return value
-
-
-class BackendSelect(_SettingSelect):
-    """Which engine speaks: only the engines the server runs."""
-
-    _option_key = CONF_BACKEND
-
-    @property
-    def options(self) -> list[str]:
-        return self._entry.runtime_data.info.engines
-
-    @property
-    def current_option(self) -> str | None:
-        return self._settings.backend
-
-
-class VoiceSelect(_SettingSelect):
-    """The voice, among the chosen backend's voices."""
-
-    _option_key = CONF_VOICE
-
-    @property
-    def options(self) -> list[str]:
-        return [v.name for v in self._entry.runtime_data.info.voices_of(self._settings.backend)]
-
-    @property
-    def current_option(self) -> str | None:
-        return self._settings.request_voice(self._entry.runtime_data.info)
-
-
-class SpeakerSelect(_SettingSelect):
-    """CSM speaker id override (available when the backend is csm)."""
-
-    _option_key = CONF_SPEAKER
-
-    @property
-    def available(self) -> bool:
-        return self._settings.backend == "csm"
-
-    @property
-    def options(self) -> list[str]:
-        return [SPEAKER_DEFAULT, *SPEAKERS]
-
-    @property
-    def current_option(self) -> str | None:
-        return self._entry.options.get(CONF_SPEAKER) or SPEAKER_DEFAULT
-
-    def _stored_value(self, value: str) -> str:
-        return "" if value == SPEAKER_DEFAULT else value

@@ -61,38 +61,42 @@ class VerbaTtsEntity(VerbaEntity, TextToSpeechEntity):
 
     @property
     def default_language(self) -> str:
-        """The language of the voice in use."""
+        """The language of the configured voice."""
         info = self._entry.runtime_data.info
-        name = self._settings.request_voice(info)
-        voice = next((v for v in info.voices if v.name == name), None)
+        voice = info.voice(self._settings.request_voice(info))
         if voice is not None and voice.languages:
             return voice.languages[0]
         return self._attr_supported_languages[0] if self._attr_supported_languages else "en"
 
     @callback
     def async_get_supported_voices(self, language: str) -> list[Voice] | None:
-        """Voices of the chosen backend that speak `language`."""
+        """Voices of every engine for `language`, the chosen backend's first."""
         info = self._entry.runtime_data.info
         voices = [
             Voice(voice_id=v.name, name=v.description)
-            for v in info.voices_of(self._settings.backend)
+            for v in info.voices_speaking(language, engine_first=self._settings.backend)
             if language in v.languages
         ]
         return voices or None
 
-    def _voice_and_speaker(self, options: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    def _voice_and_speaker(
+        self, language: str, options: Mapping[str, Any]
+    ) -> tuple[str | None, str | None]:
+        """A voice in the request wins; else the voice for the request's language."""
         settings = self._settings
-        voice = options.get(ATTR_VOICE) or settings.request_voice(self._entry.runtime_data.info)
+        voice = options.get(ATTR_VOICE) or settings.voice_for(
+            self._entry.runtime_data.info, language
+        )
         speaker = options.get(ATTR_SPEAKER)
-        if speaker is None and voice is not None and voice.startswith("csm:"):
-            speaker = settings.speaker
+        if speaker is None:
+            speaker = settings.speaker_for(voice)
         return voice, (str(speaker) if speaker not in (None, "") else None)
 
     async def async_get_tts_audio(
         self, message: str, language: str, options: dict[str, Any]
     ) -> TtsAudioType:
         """Whole message in, complete WAV out."""
-        voice, speaker = self._voice_and_speaker(options)
+        voice, speaker = self._voice_and_speaker(language, options)
         audio_format = AudioFormat()
         client = self._entry.runtime_data.client
         try:
@@ -105,7 +109,7 @@ class VerbaTtsEntity(VerbaEntity, TextToSpeechEntity):
 
     async def async_stream_tts_audio(self, request: TTSAudioRequest) -> TTSAudioResponse:
         """Text in as it arrives (synthesize-start/chunk/stop), WAV out as audio is produced."""
-        voice, speaker = self._voice_and_speaker(request.options)
+        voice, speaker = self._voice_and_speaker(request.language, request.options)
         client = self._entry.runtime_data.client
 
         async def data_gen() -> AsyncGenerator[bytes]:

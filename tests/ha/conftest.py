@@ -1,4 +1,8 @@
-"""Fixtures for the Home Assistant tests: real wyoming_verba server and fake Edge service processes."""
+"""Fixtures for the Home Assistant tests.
+
+Fast tests: a FakeVerbaClient stands in for the server (`servers`). End-to-end tests: the real
+wyoming_verba server and fake Edge service as processes (`verba_server`, `fake_edge`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,10 +19,22 @@ from typing import Any
 from unittest.mock import patch
 
 import pytest
+from homeassistant.const import CONF_HOST, CONF_PORT, MAJOR_VERSION, MINOR_VERSION
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
 
+# Bound here, before the harness puts its own `custom_components` package first on sys.path.
+import custom_components.verba
+from custom_components.verba.const import DOMAIN
 from tests.server.process import ROOT, fake_edge_process, wait_for_port
 
+from .fakes import HOST, PORT, SERVER_ID, FakeServers, server_info
+
 SERVER_PYTHON = os.environ.get("VERBA_SERVER_PYTHON", str(ROOT / ".venv" / "bin" / "python"))
+HA_SERIES = f"{MAJOR_VERSION}.{MINOR_VERSION}"
+ENTRY_ID = "01JVERBATESTENTRY000000000"
 
 
 @pytest.fixture(autouse=True)
@@ -30,6 +47,49 @@ def tts_cache_dir(tmp_path: Path) -> Iterator[Path]:
     """Keep HA's TTS file cache in a temporary directory."""
     with patch("homeassistant.components.tts._init_tts_cache_dir", return_value=str(tmp_path)):
         yield tmp_path
+
+
+class VersionedSnapshotExtension(HomeAssistantSnapshotExtension):
+    """Snapshots per Home Assistant version: registry entries and states differ between them.
+
+    Not under `snapshots/`: the harness's own extension walks that directory, and would call the
+    other version's snapshots unused.
+    """
+
+    @classmethod
+    def dirname(cls, *, test_location: Any) -> str:
+        return str(Path(test_location.filepath).parent / f"snapshots-{HA_SERIES}")
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Syrupy snapshots, kept apart for each Home Assistant version."""
+    return snapshot.use_extension(VersionedSnapshotExtension)
+
+
+@pytest.fixture
+def servers() -> Iterator[FakeServers]:
+    """Fake Verba servers by address; the integration's client talks to them."""
+    fake = FakeServers({(HOST, PORT): server_info()})
+    with (
+        patch.object(custom_components.verba, "VerbaClient", fake.client),
+        patch("custom_components.verba.config_flow.VerbaClient", fake.client),
+    ):
+        yield fake
+
+
+@pytest.fixture
+def mock_entry(hass: HomeAssistant) -> MockConfigEntry:
+    """An entry for the fake server at HOST:PORT (not set up yet)."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        entry_id=ENTRY_ID,
+        unique_id=SERVER_ID,
+        title=f"Verba ({HOST}:{PORT})",
+        data={CONF_HOST: HOST, CONF_PORT: PORT},
+    )
+    entry.add_to_hass(hass)
+    return entry
 
 
 @dataclass
@@ -50,6 +110,11 @@ class VerbaServer:
     host: str
     port: int
     process: subprocess.Popen[str]
+    server_id: str
+    log: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text()
 
 
 @pytest.fixture(scope="session")
@@ -102,6 +167,7 @@ def verba_server(
         )
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    log = directory / "server.log"
     process = subprocess.Popen(
         [SERVER_PYTHON, "-m", "wyoming_verba", "--config", str(config)],
         cwd=ROOT,
@@ -110,7 +176,22 @@ def verba_server(
         text=True,
         env=env,
     )
-    port, _log = wait_for_port(process, timeout=120)
-    yield VerbaServer("127.0.0.1", port, process)
-    process.send_signal(signal.SIGTERM)
-    process.wait(15)
+    try:
+        port, startup = wait_for_port(process, timeout=120)
+        # From here on the log goes to a file, so a full pipe never blocks the server.
+        threading.Thread(target=_copy_log, args=(process, log, startup), daemon=True).start()
+        server_id = (directory / "data" / "server_id").read_text().strip()
+        yield VerbaServer("127.0.0.1", port, process, server_id, log)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(15)
+
+
+def _copy_log(process: subprocess.Popen[str], log: Path, startup: str) -> None:
+    assert process.stdout is not None
+    with log.open("w") as out:
+        out.write(startup)
+        out.flush()
+        for line in process.stdout:
+            out.write(line)
+            out.flush()

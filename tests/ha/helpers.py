@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import struct
-import wave
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import numpy as np
 from wyoming.event import Event
@@ -15,20 +14,28 @@ from wyoming.info import Attribution, Describe, Info, TtsProgram, TtsVoice
 from wyoming.server import AsyncEventHandler, AsyncTcpServer
 
 
-class _NotVerbaHandler(AsyncEventHandler):
-    async def handle_event(self, event: Event) -> bool:
-        if Describe.is_type(event.type):
-            voice = TtsVoice("x", Attribution("a", ""), True, None, None, ["en"])
-            program = TtsProgram("piper", Attribution("a", ""), True, None, None, [voice])
-            await self.write_event(Info(tts=[program]).event())
-        return True
+def tts_info(program: str, extension: dict[str, Any] | None = None) -> Event:
+    """An Info event with one TTS program (and Verba's `verba` extension object, if given)."""
+    voice = TtsVoice("edge:en-US-AriaNeural", Attribution("a", ""), True, "Aria", None, ["en-US"])
+    tts = TtsProgram(program, Attribution("a", ""), True, None, "0.1.0", [voice])
+    event = Info(tts=[tts]).event()
+    if extension is not None:
+        event.data["verba"] = extension
+    return event
 
 
 @asynccontextmanager
-async def not_verba_server() -> AsyncIterator[int]:
-    """A Wyoming TTS server that is not verba (a piper look-alike) on 127.0.0.1; yields its port."""
+async def info_server(info: Event) -> AsyncIterator[int]:
+    """A Wyoming server on 127.0.0.1 that answers Describe with `info`; yields its port."""
+
+    class Handler(AsyncEventHandler):
+        async def handle_event(self, event: Event) -> bool:
+            if Describe.is_type(event.type):
+                await self.write_event(info)
+            return True
+
     server = AsyncTcpServer("127.0.0.1", 0)
-    await server.start(_NotVerbaHandler)
+    await server.start(Handler)
     assert server._server is not None
     try:
         yield server._server.sockets[0].getsockname()[1]
@@ -47,15 +54,30 @@ def free_port() -> int:
 
 
 def wav_samples(data: bytes) -> tuple[int, int, np.ndarray]:
-    """(rate, sample count, samples) of WAV bytes, also for streamed WAV with unknown sizes."""
-    if data[4:8] == struct.pack("<I", 0xFFFFFFFF):
-        rate = struct.unpack("<I", data[24:28])[0]
-        pcm = np.frombuffer(data[44:], dtype="<i2")
-        return rate, pcm.size, pcm
-    with wave.open(io.BytesIO(data)) as reader:
-        rate, frames = reader.getframerate(), reader.getnframes()
-        pcm = np.frombuffer(reader.readframes(frames), dtype="<i2")
-    return rate, frames, pcm
+    """(rate, sample count, samples) of 16-bit mono WAV bytes, counting the data chunk's bytes.
+
+    Streamed WAV says 'unknown' (0xFFFFFFFF, ours) or 0 frames (HA 2026.2's built-in Wyoming
+    client) in its header; the samples are whatever follows the data chunk's header.
+    """
+    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE", data[:12]
+    offset, rate = 12, 0
+    while offset + 8 <= len(data):
+        kind, size = (
+            data[offset : offset + 4],
+            struct.unpack("<I", data[offset + 4 : offset + 8])[0],
+        )
+        body = offset + 8
+        if kind == b"fmt ":
+            channels, rate, _rate_bytes, _block, bits = struct.unpack(
+                "<HIIHH", data[body + 2 : body + 16]
+            )
+            assert (channels, bits) == (1, 16)
+        elif kind == b"data":
+            end = len(data) if size in (0, 0xFFFFFFFF - 36) else body + size
+            pcm = np.frombuffer(data[body:end], dtype="<i2")
+            return rate, pcm.size, pcm
+        offset = body + size + (size & 1)
+    raise AssertionError("no data chunk")
 
 
 def dominant_frequency(pcm: np.ndarray, rate: int) -> float:

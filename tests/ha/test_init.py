@@ -1,4 +1,4 @@
-"""Setup, unload, and a server that is not there."""
+"""Setup and unload with a fake client: entities, retries, wrong servers, the server id."""
 
 from __future__ import annotations
 
@@ -12,51 +12,94 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.verba.const import DOMAIN
 
-from .conftest import VerbaServer
-from .helpers import free_port
+from .fakes import (
+    HOST,
+    OTHER_SERVER_ID,
+    PORT,
+    SERVER_ID,
+    CannotConnectError,
+    FakeServers,
+    NotVerbaServerError,
+    server_info,
+)
 
-pytestmark = pytest.mark.usefixtures("socket_enabled")
+pytestmark = pytest.mark.usefixtures("servers")
 
 
-async def setup_entry(
-    hass: HomeAssistant, port: int, options: dict | None = None
-) -> MockConfigEntry:  # type: ignore[type-arg]
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id="verba",
-        title="Verba (test)",
-        data={CONF_HOST: "127.0.0.1", CONF_PORT: port},
-        options=options or {},
-    )
-    entry.add_to_hass(hass)
+async def set_up(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    return entry
 
 
 async def test_setup_creates_entities_and_unload_removes_them(
-    hass: HomeAssistant, verba_server: VerbaServer
+    hass: HomeAssistant, mock_entry: MockConfigEntry
 ) -> None:
-    entry = await setup_entry(hass, verba_server.port)
-    assert entry.state is ConfigEntryState.LOADED
-    entities = er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+    await set_up(hass, mock_entry)
+    assert mock_entry.state is ConfigEntryState.LOADED
+    entities = er.async_entries_for_config_entry(er.async_get(hass), mock_entry.entry_id)
     assert sorted(e.domain for e in entities) == ["select", "select", "select", "tts"]
-    assert all(e.unique_id.startswith(entry.entry_id) for e in entities)
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, entry.entry_id)})
-    assert device is not None and device.name == "Verba (test)"
-    assert await hass.config_entries.async_unload(entry.entry_id)
+    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, mock_entry.entry_id)})
+    assert device is not None and device.name == mock_entry.title
+    assert await hass.config_entries.async_unload(mock_entry.entry_id)
     await hass.async_block_till_done()
-    assert entry.state is ConfigEntryState.NOT_LOADED
+    assert mock_entry.state is ConfigEntryState.NOT_LOADED
 
 
-async def test_unreachable_server_is_retried(hass: HomeAssistant) -> None:
-    entry = await setup_entry(hass, free_port())
-    assert entry.state is ConfigEntryState.SETUP_RETRY
+async def test_unreachable_server_is_retried(
+    hass: HomeAssistant, servers: FakeServers, mock_entry: MockConfigEntry
+) -> None:
+    servers.at[(HOST, PORT)] = CannotConnectError("refused")
+    await set_up(hass, mock_entry)
+    assert mock_entry.state is ConfigEntryState.SETUP_RETRY
 
 
-async def test_other_wyoming_server_is_not_set_up(hass: HomeAssistant) -> None:
-    from .helpers import not_verba_server
+async def test_another_kind_of_wyoming_server_is_an_error_not_a_retry(
+    hass: HomeAssistant, servers: FakeServers, mock_entry: MockConfigEntry
+) -> None:
+    servers.at[(HOST, PORT)] = NotVerbaServerError()
+    await set_up(hass, mock_entry)
+    assert mock_entry.state is ConfigEntryState.SETUP_ERROR
+    assert mock_entry.reason is not None and "not a Verba TTS server" in mock_entry.reason
 
-    async with not_verba_server() as port:
-        entry = await setup_entry(hass, port)
-        assert entry.state is ConfigEntryState.SETUP_RETRY
+
+async def test_an_entry_from_before_server_ids_adopts_its_servers_id(
+    hass: HomeAssistant,
+) -> None:
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id=f"{HOST}:{PORT}", data={CONF_HOST: HOST, CONF_PORT: PORT}
+    )
+    entry.add_to_hass(hass)
+    await set_up(hass, entry)
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.unique_id == SERVER_ID
+
+
+async def test_a_server_with_a_new_id_keeps_its_entry(
+    hass: HomeAssistant,
+    servers: FakeServers,
+    mock_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Its server.data_dir was wiped: same address, new id. The entry follows, with a warning.
+    servers.at[(HOST, PORT)] = server_info(server_id=OTHER_SERVER_ID)
+    await set_up(hass, mock_entry)
+    assert mock_entry.state is ConfigEntryState.LOADED
+    assert mock_entry.unique_id == OTHER_SERVER_ID
+    assert "now reports id" in caplog.text
+
+
+async def test_an_address_answering_as_another_configured_server_is_an_error(
+    hass: HomeAssistant, servers: FakeServers, mock_entry: MockConfigEntry
+) -> None:
+    other = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=OTHER_SERVER_ID,
+        title="Verba (attic)",
+        data={CONF_HOST: "10.0.0.7", CONF_PORT: PORT},
+    )
+    other.add_to_hass(hass)
+    servers.at[(HOST, PORT)] = server_info(server_id=OTHER_SERVER_ID)
+    await set_up(hass, mock_entry)
+    assert mock_entry.state is ConfigEntryState.SETUP_ERROR
+    assert mock_entry.unique_id == SERVER_ID
+    assert mock_entry.reason is not None and "Verba (attic)" in mock_entry.reason

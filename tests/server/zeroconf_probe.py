@@ -1,37 +1,51 @@
-"""Run inside a fresh network namespace (see test_zeroconf.py): advertise, browse, unregister."""
+"""Run inside a fresh network namespace (see test_zeroconf.py): advertise, browse, unregister.
+
+`loopback`: only `lo` exists; the server binds 127.0.0.1, and an unspecified bind address falls
+back to 127.0.0.1 with a warning.
+`routed`: like a Docker host: `docker0` (a bridge, listed first) and `eth0` (a veth pair) with the
+default route; the server binds 0.0.0.0 and must advertise eth0's address, the one that routes to
+the mDNS group. Prints one JSON line with what a browser saw.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 import subprocess
 import sys
 import tempfile
 
+import ifaddr
 from zeroconf import IPVersion, ServiceStateChange
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from wyoming_verba.config import parse_config
 from wyoming_verba.server import VerbaServer
-from wyoming_verba.zeroconf import SERVICE_TYPE
+from wyoming_verba.zeroconf import SERVICE_TYPE, advertised_address
+
+LAN_ADDRESS = "192.168.50.10"
+DOCKER_ADDRESS = "172.17.0.1"
 
 
-async def main(edge_url: str) -> dict:  # type: ignore[type-arg]
-    config = parse_config(
-        {
-            "server": {
-                "uri": "tcp://127.0.0.1:0",
-                "zeroconf": {"enabled": True, "name": "kitchen"},
-                "data_dir": tempfile.mkdtemp(),
-            },
-            "edge": {"endpoint": edge_url, "voice_list_timeout_s": 0.5},
-        },
-        environ={},
-    )
-    server = VerbaServer(config)
-    await server.start()
-    browser_zc = AsyncZeroconf(interfaces=["127.0.0.1"], ip_version=IPVersion.V4Only)
+def ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True)
+
+
+def make_docker_like_host() -> None:
+    ip("link", "add", "docker0", "type", "bridge")
+    ip("addr", "add", f"{DOCKER_ADDRESS}/16", "dev", "docker0")
+    ip("link", "set", "docker0", "up")
+    ip("link", "add", "eth0", "type", "veth", "peer", "name", "eth0-peer")
+    ip("addr", "add", f"{LAN_ADDRESS}/24", "dev", "eth0")
+    for device in ("eth0", "eth0-peer"):
+        ip("link", "set", device, "up")
+    ip("route", "add", "default", "via", "192.168.50.1", "dev", "eth0")
+
+
+async def browse(server: VerbaServer, interface: str) -> dict:  # type: ignore[type-arg]
+    browser_zc = AsyncZeroconf(interfaces=[interface], ip_version=IPVersion.V4Only)
     changes: list[tuple[str, str]] = []
     found = asyncio.Event()
     removed = asyncio.Event()
@@ -49,6 +63,8 @@ async def main(edge_url: str) -> dict:  # type: ignore[type-arg]
         "addresses": [socket.inet_ntoa(a) for a in info.addresses],
         "port": info.port,
         "server_port": server.port,
+        "txt": {key.decode(): (value or b"").decode() for key, value in info.properties.items()},
+        "server_id": server.server_id,
     }
     await server.stop()
     await asyncio.wait_for(removed.wait(), 10)
@@ -58,11 +74,42 @@ async def main(edge_url: str) -> dict:  # type: ignore[type-arg]
     return result
 
 
+async def main(mode: str, edge_url: str) -> dict:  # type: ignore[type-arg]
+    unspecified = None
+    if mode == "loopback":
+        unspecified = advertised_address("0.0.0.0", None)
+    else:
+        make_docker_like_host()
+    config = parse_config(
+        {
+            "server": {
+                "uri": "tcp://127.0.0.1:0" if mode == "loopback" else "tcp://0.0.0.0:0",
+                "zeroconf": {"enabled": True, "name": "kitchen"},
+                "data_dir": tempfile.mkdtemp(),
+            },
+            "edge": {"endpoint": edge_url, "voice_list_timeout_s": 0.5},
+        },
+        environ={},
+    )
+    server = VerbaServer(config)
+    await server.start()
+    result = await browse(server, "127.0.0.1" if mode == "loopback" else LAN_ADDRESS)
+    result["unspecified_bind_advertises"] = unspecified
+    result["listed"] = [
+        address.ip
+        for adapter in ifaddr.get_adapters()
+        for address in adapter.ips
+        if isinstance(address.ip, str)
+    ]
+    return result
+
+
 if __name__ == "__main__":
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-    subprocess.run(["ip", "link", "set", "lo", "multicast", "on"], check=True)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    ip("link", "set", "lo", "up")
+    ip("link", "set", "lo", "multicast", "on")
     names = [name for _, name in socket.if_nameindex()]
     if names != ["lo"]:
         print(json.dumps({"error": f"not isolated: {names}"}))
         sys.exit(3)
-    print(json.dumps(asyncio.run(main(sys.argv[1]))))
+    print(json.dumps(asyncio.run(main(sys.argv[1], sys.argv[2]))))

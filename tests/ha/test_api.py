@@ -1,0 +1,118 @@
+"""The integration's client against misbehaving servers on loopback: nothing waits for 120 s."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from unittest.mock import patch
+
+import pytest
+
+from custom_components.verba.api import (
+    AudioFormat,
+    CannotConnectError,
+    NotVerbaServerError,
+    VerbaClient,
+)
+
+from .helpers import free_port, info_server, tts_info
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+
+@contextmanager
+def unanswered_port() -> Iterator[int]:
+    """A port whose accept queue is full: connecting hangs (the SYN is dropped)."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        port = server.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)):
+            yield port
+
+
+@asynccontextmanager
+async def silent_server(close_after_s: float | None = None) -> AsyncIterator[int]:
+    """Accepts and reads everything, answers nothing (and closes after close_after_s)."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            async with asyncio.timeout(close_after_s):
+                while await reader.read(65536):
+                    pass
+        except TimeoutError:
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def drain(client: VerbaClient, text: AsyncIterator[str] | str) -> None:
+    async for _chunk in client.stream(text, None, None, AudioFormat()):
+        pass
+
+
+async def test_connect_times_out() -> None:
+    with unanswered_port() as port, patch("custom_components.verba.api.CONNECT_TIMEOUT", 0.3):
+        started = time.monotonic()
+        with pytest.raises(CannotConnectError):
+            await drain(VerbaClient("127.0.0.1", port), "Hello.")
+        assert time.monotonic() - started < 2
+
+
+async def test_failing_text_source_surfaces_at_once() -> None:
+    async def llm_reply() -> AsyncGenerator[str]:
+        yield "The first sentence. "
+        await asyncio.sleep(0.05)
+        raise RuntimeError("the language model failed")
+
+    async with silent_server() as port:
+        started = time.monotonic()
+        with pytest.raises(RuntimeError, match="the language model failed"):
+            await drain(VerbaClient("127.0.0.1", port), llm_reply())
+        assert time.monotonic() - started < 2
+    # The task that sent the text did not outlive the request.
+    assert not [t for t in asyncio.all_tasks() if "_send_chunks" in repr(t.get_coro())]
+
+
+async def test_a_silent_server_times_out_and_a_closed_one_fails_at_once() -> None:
+    async def words() -> AsyncGenerator[str]:
+        yield "Hello."
+
+    async with silent_server() as port, silent_server(close_after_s=0.1) as closing:
+        with (
+            patch("custom_components.verba.api.READ_TIMEOUT", 0.3),
+            pytest.raises(CannotConnectError),
+        ):
+            await drain(VerbaClient("127.0.0.1", port), words())
+        started = time.monotonic()
+        with pytest.raises(CannotConnectError, match="closed the connection"):
+            await drain(VerbaClient("127.0.0.1", closing), "Hello.")
+        assert time.monotonic() - started < 2
+
+
+async def test_describe_reads_the_server_id_from_real_info_events() -> None:
+    async with info_server(tts_info("verba", {"server_id": "ab" * 16, "engines": {}})) as port:
+        info = await VerbaClient("127.0.0.1", port).describe()
+    assert info.server_id == "ab" * 16
+    assert [(v.name, v.engine, v.languages) for v in info.voices] == [
+        ("edge:en-US-AriaNeural", "edge", ("en-US",))
+    ]
+    async with info_server(tts_info("verba")) as port:  # a server from before ids
+        assert (await VerbaClient("127.0.0.1", port).describe()).server_id is None
+
+
+async def test_describe_tells_other_servers_from_absent_ones() -> None:
+    async with info_server(tts_info("piper")) as port:
+        with pytest.raises(NotVerbaServerError):
+            await VerbaClient("127.0.0.1", port).describe()
+    with pytest.raises(CannotConnectError):
+        await VerbaClient("127.0.0.1", free_port()).describe()
