@@ -144,7 +144,7 @@ def test_zeroconf_false_in_the_file_and_no_zeroconf_flag(tmp_path: Path) -> None
         ),
     ):
         assert port > 0 and process.poll() is None
-    assert "Traceback" not in log and "zeroconf" not in log.lower()
+    assert "Traceback" not in log and "wyoming_verba.zeroconf" not in log  # nothing advertised
 
 
 def test_environment_errors_name_the_variable(tmp_path: Path) -> None:
