@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
 
 from wyoming.error import Error
 from wyoming.event import Event
@@ -36,12 +35,10 @@ class VerbaHandler(AsyncEventHandler):
         writer: asyncio.StreamWriter,
         service: SpeechService,
         config: ServerConfig,
-        on_close: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(reader, writer)
         self._service = service
         self._config = config
-        self._on_close = on_close
         self._queue: asyncio.Queue[SynthesisRequest] = asyncio.Queue()
         self._room = asyncio.Semaphore(config.max_pending_requests)
         self._in_flight = 0
@@ -63,8 +60,6 @@ class VerbaHandler(AsyncEventHandler):
             await self._serve_connection()
         finally:
             self._close_transport()
-            if self._on_close is not None:
-                self._on_close()
 
     async def refuse(self, problem: Problem) -> None:
         """Answer a connection that is not admitted with an Error, and close it."""

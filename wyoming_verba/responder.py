@@ -149,8 +149,8 @@ class Responder:
                 if self._ending is not None:
                     return  # end_all() already cancelled us, unless a wait_for swallowed that
                 if not progress.audio_started:
+                    progress.audio_started = True  # before the write: it may be cancelled midway
                     await self._write(AudioStart(rate, SAMPLE_WIDTH, CHANNELS).event())
-                    progress.audio_started = True
                 await self._write(AudioChunk(rate, SAMPLE_WIDTH, CHANNELS, chunk).event())
 
     async def _end(

@@ -430,3 +430,23 @@ async def test_every_refused_request_logs_one_line_saying_why(
         assert line.startswith("synthesize refused backend=-")
         assert detail in line and code in line
         assert "first_audio_ms=- " in line and "audio_s=0.00" in line
+
+
+async def test_an_engine_failure_ends_with_an_error_then_audio_stop(
+    start_server: ServerFactory, fake_edge: FakeEdgeService, no_tracebacks: pytest.LogCaptureFixture
+) -> None:
+    # Home Assistant 2025.4-2025.6 ignore the Error and wait for audio-stop: it must come.
+    server = await start_server()
+    client = await RawClient.connect(server.port)
+    await client.send(wire("synthesize", {"text": "NOAUDIO please."}) + GOOD)
+    events = await client.read_until("audio-stop")
+    assert [(e.type, e.data.get("code")) for e in events] == [
+        ("error", "synthesis-failed"),
+        ("audio-stop", None),
+    ]
+    assert "returned no audio" in events[0].data["text"]
+    assert types_of(await client.read_until("audio-stop"))[-1] == "audio-stop"
+    lines = [r.getMessage() for r in no_tracebacks.records if r.name == "wyoming_verba.request"]
+    assert lines[0].startswith("synthesize failed backend=edge")
+    assert "error=synthesis-failed: Edge TTS returned no audio" in lines[0]
+    client.close()

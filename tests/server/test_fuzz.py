@@ -6,34 +6,15 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import threading
 from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from .process import fake_edge_process, server_process
+from .process import LogDrain, fake_edge_process, server_process
 from .wire_fuzz import FUZZ_INPUT, run_case
 
 EXAMPLES = int(os.environ.get("VERBA_FUZZ_EXAMPLES", "150"))
-
-
-class LogDrain:
-    """Reads a process's output in a thread, so a chatty server never blocks on a full pipe."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        self.lines: list[str] = []
-        assert process.stdout is not None
-        self._thread = threading.Thread(target=self._read, args=(process.stdout,), daemon=True)
-        self._thread.start()
-
-    def _read(self, stream: object) -> None:
-        for line in stream:  # type: ignore[attr-defined]
-            self.lines.append(line)
-
-    def text(self, timeout: float = 10) -> str:
-        self._thread.join(timeout)
-        return "".join(self.lines)
 
 
 @pytest.fixture(scope="module")
