@@ -12,6 +12,8 @@ from typing import Any
 
 from .echo import echo, kind_of
 
+_MAX_SPEAKER = 999_999_999
+
 
 class BadRequestError(Exception):
     """A request is refused; the message names the field (or the limit) and what is expected."""
@@ -75,17 +77,18 @@ def speaker_field(value: Any) -> int | None:
     """A speaker id: a whole number ≥ 0, as a number or a string of digits; None when absent."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    digits = value.strip() if isinstance(value, str) else ""
     if isinstance(value, int) and not isinstance(value, bool):
         speaker = value
-    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        speaker = int(value.strip()) if len(value) <= 9 else -1
+    elif digits.isascii() and digits.isdigit():
+        speaker = int(digits) if len(digits) <= 9 else _MAX_SPEAKER + 1  # no 4300-digit parse
     else:
         raise BadRequestError(
             f"'voice.speaker' must be a whole number such as 0 or \"1\" (got {echo(value)})"
         )
-    if not 0 <= speaker < 1_000_000_000:
+    if not 0 <= speaker <= _MAX_SPEAKER:
         raise BadRequestError(
-            f"'voice.speaker' must be between 0 and 999999999 (got {echo(value)})"
+            f"'voice.speaker' must be between 0 and {_MAX_SPEAKER} (got {echo(value)})"
         )
     return speaker
 

@@ -112,7 +112,7 @@ class VerbaServer:
         return True
 
     async def stop(self, hurry: asyncio.Event | None = None) -> None:
-        """Stop listening, let requests finish (server.shutdown_grace_s), close everything.
+        """Stop listening and advertising, let requests finish (server.shutdown_grace_s), close.
 
         Setting `hurry` ends the grace period early. Stopping twice does nothing more.
         """
@@ -121,11 +121,11 @@ class VerbaServer:
         self._stopping = True
         if self._listener is not None:
             self._listener.close()
-        await self._drain(hurry)
         if self._advertiser is not None:
             with contextlib.suppress(Exception):
                 await self._advertiser.close()
             self._advertiser = None
+        await self._drain(hurry)
         await self.service.close()
         if self._listener is not None:
             with contextlib.suppress(Exception):
