@@ -9,7 +9,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +127,12 @@ def csm_config(tiny_csm_dir: Path) -> dict[str, Any]:
         "tts": {"backend": "csm", "fallback": "edge"},
         "csm": {"model": str(tiny_csm_dir), "device": "cpu", "temperature": 0, "max_audio_s": 8},
     }
+
+
+@pytest.fixture
+def no_tracebacks(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """Fails the test when the server logged a traceback or an ERROR."""
+    caplog.set_level("INFO")
+    yield caplog
+    bad = [r for r in caplog.records if r.exc_info or r.levelname in ("ERROR", "CRITICAL")]
+    assert not bad, [r.getMessage() for r in bad]

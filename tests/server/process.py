@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -113,8 +114,6 @@ class LogDrain:
     """Reads a process's output in a thread, so a chatty server never blocks on a full pipe."""
 
     def __init__(self, process: subprocess.Popen[str]) -> None:
-        import threading
-
         self.lines: list[str] = []
         assert process.stdout is not None
         self._thread = threading.Thread(target=self._read, args=(process.stdout,), daemon=True)
