@@ -44,6 +44,11 @@ class ServerConfig:
     max_text_chars: int = 5000
     max_connections: int = 32
     max_event_bytes: int = 1_048_576
+    max_pending_requests: int = 4
+    read_timeout_s: float = 10.0
+    idle_timeout_s: float = 30.0
+    write_timeout_s: float = 30.0
+    shutdown_grace_s: float = 10.0
     data_dir: Path = field(default_factory=lambda: Path("~/.cache/wyoming-verba").expanduser())
 
 

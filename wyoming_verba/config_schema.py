@@ -112,6 +112,11 @@ SCHEMA = vol.Schema(
             vol.Optional("max_text_chars"): vol.All(_int, vol.Range(min=1)),
             vol.Optional("max_connections"): vol.All(_int, vol.Range(min=1)),
             vol.Optional("max_event_bytes"): vol.All(_int, vol.Range(min=1024)),
+            vol.Optional("max_pending_requests"): vol.All(_int, vol.Range(min=1, max=1000)),
+            vol.Optional("read_timeout_s"): _positive(_number),
+            vol.Optional("idle_timeout_s"): _positive(_number),
+            vol.Optional("write_timeout_s"): _positive(_number),
+            vol.Optional("shutdown_grace_s"): vol.All(_number, vol.Range(min=0)),
             vol.Optional("data_dir"): _STR,
         },
         vol.Optional("tts", default={}): {

@@ -1,69 +1,33 @@
-"""One client connection: Describe, synthesize and streaming synthesize, never blocking the loop."""
+"""One client connection: Describe at once, requests served in order, every wait bounded."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+import time
 
-from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.info import Describe
 from wyoming.server import AsyncEventHandler
-from wyoming.tts import (
-    Synthesize,
-    SynthesizeChunk,
-    SynthesizeStart,
-    SynthesizeStop,
-    SynthesizeStopped,
-)
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
 
-from .audio import CHANNELS, SAMPLE_WIDTH
+from . import wire
 from .config import ServerConfig
-from .engines.base import EngineError
-from .metrics import RequestMetrics
+from .echo import echo
+from .intake import RequestIntake
+from .request import Problem, SynthesisRequest
+from .responder import Responder
 from .service import SpeechService
-from .synthesis import stream_audio
-from .text import SentenceSplitter, split_sentences
-from .voices import UnknownVoiceError, VoiceChoice
-from .wire import ProtocolError, read_event
 
 _LOGGER = logging.getLogger(__name__)
-_END = None
-
-
-@dataclass
-class _Request:
-    """One unit of work for the connection's worker: a plain or a streaming synthesize."""
-
-    voice: VoiceChoice
-    streaming: bool
-    sentences: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
-    stopped: asyncio.Event = field(default_factory=asyncio.Event)
-    chars: int = 0
-    failed: bool = False
-    _ended: bool = False
-
-    def add(self, sentences: list[str]) -> None:
-        if not self._ended:
-            for sentence in sentences:
-                self.sentences.put_nowait(sentence)
-
-    def end_text(self) -> None:
-        if not self._ended:
-            self._ended = True
-            self.sentences.put_nowait(_END)
-
-    async def iterate(self) -> AsyncIterator[str]:
-        while (sentence := await self.sentences.get()) is not None:
-            yield sentence
+_FAREWELL_TIMEOUT_S = 1.0  # a closing notice must not hold the connection (or a shutdown) long
+SHUTTING_DOWN = Problem("shutting-down", "the server is shutting down; try again in a moment")
 
 
 class VerbaHandler(AsyncEventHandler):
-    """Handles one connection; synthesis runs in a worker task so events keep being read."""
+    """Reads a connection's events; its requests are queued (bounded) for a worker task."""
 
     def __init__(
         self,
@@ -71,191 +35,196 @@ class VerbaHandler(AsyncEventHandler):
         writer: asyncio.StreamWriter,
         service: SpeechService,
         config: ServerConfig,
-        admitted: bool = True,
-        on_close: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(reader, writer)
         self._service = service
         self._config = config
-        self._admitted = admitted
-        self._on_close = on_close
-        self._requests: asyncio.Queue[_Request] = asyncio.Queue()
-        self._stream: _Request | None = None
-        self._stream_splitter = SentenceSplitter()
+        self._queue: asyncio.Queue[SynthesisRequest] = asyncio.Queue()
+        self._room = asyncio.Semaphore(config.max_pending_requests)
+        self._in_flight = 0
+        self._intake = RequestIntake(service, config, self._enqueue)
+        self._responder = Responder(service, config, self.write_event)
+        self._farewell: Problem | None = None  # an Error to send just before closing
+        self._reading: asyncio.Task[None] | None = None
         self._worker: asyncio.Task[None] | None = None
+        self.last_activity = time.monotonic()
+
+    @property
+    def idle(self) -> bool:
+        """No request queued, in progress or streaming in: closing it loses nobody's audio."""
+        return self._intake.closing is None and not self._has_work()
 
     async def run(self) -> None:
-        """Read events until the client leaves; refuse the connection when the server is full."""
+        """Serve the connection until the client leaves, misbehaves, idles out or we shut down."""
         try:
-            if not self._admitted:
-                await self._send_error(
-                    f"server busy: it already serves {self._config.max_connections} connections "
-                    "(server.max_connections); try again later",
-                    "busy",
-                )
-                return
-            self._worker = asyncio.create_task(self._work(), name="verba synthesis worker")
-            await self._read_loop()
-        except ConnectionError:
-            _LOGGER.debug("Client connection lost")
+            await self._serve_connection()
         finally:
-            _LOGGER.debug("Connection closing")
-            if self._worker is not None:
-                self._worker.cancel()
-                with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-                    await self._worker
+            self._close_transport()
+
+    async def refuse(self, problem: Problem) -> None:
+        """Answer a connection that is not admitted with an Error, and close it."""
+        with contextlib.suppress(ConnectionError):
+            await wire.write_event(self.writer, _error(problem), _FAREWELL_TIMEOUT_S)
+        self._close_transport()
+
+    def evict(self, problem: Problem) -> None:
+        """Close an idle connection (to make room for a new one), telling it why."""
+        self._farewell = self._intake.closing = problem
+        self._stop_reading()
+
+    def drain(self) -> None:
+        """Take no new requests; close once the ones in progress have finished."""
+        self._intake.closing = SHUTTING_DOWN
+        if not self._has_work():
+            self._stop_reading()
+
+    def end_now(self) -> None:
+        """End the requests in progress with an Error (and their audio-stop), then close."""
+        self._intake.closing = SHUTTING_DOWN
+        self._intake.end_stream(None)
+        self._responder.end_all(SHUTTING_DOWN)
+        if not self._has_work():
+            self._stop_reading()
+
+    def abort(self) -> None:
+        """Drop the connection now, without a word (the last resort of a shutdown)."""
+        for task in (self._reading, self._worker):
+            if task is not None:
+                task.cancel()
+        self.writer.transport.abort()
+
+    async def write_event(self, event: Event) -> None:
+        """Send an event; WriteStalledError when the client reads nothing for write_timeout_s."""
+        await wire.write_event(self.writer, event, self._config.write_timeout_s)
+        self._touch()
+
+    async def _serve_connection(self) -> None:
+        worker = self._worker = asyncio.create_task(self._work(), name="verba connection worker")
+        self._reading = asyncio.create_task(self._read_loop(), name="verba connection reader")
+        try:
+            await asyncio.wait({worker, self._reading}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (self._reading, worker):
+                task.cancel()
+            await asyncio.wait({self._reading, worker})
+        for task in (self._reading, worker):
+            _report(task)
+        if self._farewell is not None and not self.writer.is_closing():
+            with contextlib.suppress(ConnectionError):
+                await wire.write_event(self.writer, _error(self._farewell), _FAREWELL_TIMEOUT_S)
+
+    def _close_transport(self) -> None:
+        transport = self.writer.transport
+        if transport.get_write_buffer_size():
+            transport.abort()  # the client is not reading: do not keep its bytes around
+        else:
             self.writer.close()
-            if self._on_close is not None:
-                self._on_close()
+
+    def _stop_reading(self) -> None:
+        if self._reading is not None:
+            self._reading.cancel()
+
+    def _has_work(self) -> bool:
+        return self._in_flight > 0 or self._intake.stream is not None
+
+    def _touch(self) -> None:
+        self.last_activity = time.monotonic()
 
     async def _read_loop(self) -> None:
-        while True:
+        while (first := await self._next_event_start()) is not None:
             try:
-                event = await read_event(self.reader, self._config.max_event_bytes)
-            except ProtocolError as err:
-                _LOGGER.warning("Dropping client after a malformed event: %s", err)
-                await self._send_error(f"malformed event: {err}", "protocol")
+                event = await wire.read_event(
+                    self.reader, first, self._config.max_event_bytes, self._config.read_timeout_s
+                )
+            except wire.ProtocolError as err:
+                _LOGGER.warning("Closing a connection after a malformed event: %s", err)
+                self._farewell = Problem(err.code, f"malformed event: {err}")
                 return
             if event is None:
                 return
+            self._touch()
             await self.handle_event(event)
+
+    async def _next_event_start(self) -> bytes | None:
+        """The first byte of the next event; None at end of stream or when idle too long."""
+        idle_s = self._config.idle_timeout_s
+        while True:
+            busy = self._in_flight > (0 if self._intake.stream is None else 1)
+            wait = idle_s if busy else self.last_activity + idle_s - time.monotonic()
+            if wait <= 0:
+                if self._intake.stream is None:
+                    self._farewell = Problem(
+                        "idle-timeout",
+                        f"closing the connection: no request for {idle_s:g} s "
+                        "(server.idle_timeout_s)",
+                    )
+                    return None
+                self._time_out_stream(idle_s)
+                continue
+            try:
+                # asyncio.timeout, not wait_for: in 3.11 wait_for can swallow a cancellation
+                # that arrives just as the read completes, and drain() relies on cancelling.
+                async with asyncio.timeout(wait):
+                    first = await self.reader.read(1)
+            except TimeoutError:
+                continue
+            return first or None
+
+    def _time_out_stream(self, idle_s: float) -> None:
+        """An open stream got no text for idle_timeout_s: end it, then close the connection."""
+        problem = Problem(
+            "idle-timeout", f"no text for {idle_s:g} s (server.idle_timeout_s); closing"
+        )
+        self._intake.closing = problem
+        self._intake.end_stream(problem)
 
     async def handle_event(self, event: Event) -> bool:
         """Dispatch one event; synthesis is queued for the worker so this returns at once."""
         if Describe.is_type(event.type):
             await self.write_event(self._service.describe_event())
         elif SynthesizeStart.is_type(event.type):
-            await self._start_stream(event)
+            await self._intake.start_stream(event.data)
         elif SynthesizeChunk.is_type(event.type):
-            await self._stream_chunk(event)
+            await self._intake.stream_chunk(event.data)
         elif SynthesizeStop.is_type(event.type):
-            self._stop_stream()
+            await self._intake.stop_stream()
         elif Synthesize.is_type(event.type):
-            if self._stream is None:
-                await self._synthesize(event)
-            else:
-                _LOGGER.debug("Ignoring the full-text synthesize sent alongside a stream")
+            await self._intake.synthesize(event.data)
         else:
-            _LOGGER.debug("Ignoring event of type %s", event.type)
+            _LOGGER.debug("Ignoring an event of type %s", echo(event.type))
         return True
 
-    async def _synthesize(self, event: Event) -> None:
-        text = event.data.get("text")
-        if not isinstance(text, str):
-            await self._send_error("synthesize needs a 'text' string", "bad-request")
-            return
-        if len(text) > self._config.max_text_chars:
-            await self._send_error(
-                f"text is {len(text)} characters; this server accepts at most "
-                f"{self._config.max_text_chars} (server.max_text_chars)",
-                "text-too-long",
-            )
-            return
-        voice = await self._resolve_voice(event)
-        if voice is None:
-            return
-        request = _Request(voice=voice, streaming=False, chars=len(text))
-        request.add(split_sentences(text))
-        request.end_text()
-        request.stopped.set()
-        self._requests.put_nowait(request)
-
-    async def _start_stream(self, event: Event) -> None:
-        self._stop_stream()
-        voice = await self._resolve_voice(event)
-        request = _Request(
-            voice=voice or self._service.resolve(None, None), streaming=True, failed=voice is None
-        )
-        self._stream = request
-        self._stream_splitter = SentenceSplitter()
-        self._requests.put_nowait(request)
-
-    async def _stream_chunk(self, event: Event) -> None:
-        request = self._stream
-        text = event.data.get("text")
-        if request is None or request.failed or not isinstance(text, str):
-            return
-        request.chars += len(text)
-        if request.chars > self._config.max_text_chars:
-            request.failed = True
-            await self._send_error(
-                f"streamed text passed {self._config.max_text_chars} characters "
-                "(server.max_text_chars); the rest of this stream is not spoken",
-                "text-too-long",
-            )
-            request.end_text()
-            return
-        request.add(self._stream_splitter.feed(text))
-
-    def _stop_stream(self) -> None:
-        request, self._stream = self._stream, None
-        if request is None:
-            return
-        if not request.failed:
-            request.add(self._stream_splitter.flush())
-        request.end_text()
-        request.stopped.set()
-
-    async def _resolve_voice(self, event: Event) -> VoiceChoice | None:
-        voice = event.data.get("voice") or {}
-        if not isinstance(voice, dict):
-            voice = {}
-        try:
-            return self._service.resolve(voice.get("name"), voice.get("speaker"))
-        except UnknownVoiceError as err:
-            await self._send_error(str(err), "unknown-voice")
-            return None
+    async def _enqueue(self, request: SynthesisRequest) -> None:
+        """Queue for the worker; waits (reading nothing more) while max_pending_requests are."""
+        await self._room.acquire()
+        self._in_flight += 1
+        self._queue.put_nowait(request)
 
     async def _work(self) -> None:
         while True:
-            request = await self._requests.get()
-            await self._serve(request)
-
-    async def _serve(self, request: _Request) -> None:
-        plan = self._service.plan(request.voice)
-        metrics = RequestMetrics(plan.engine.name, request.voice.name, plan.output_rate)
-        audio_started = False
-        if not request.failed:
-            outcome = "ok"
+            request = await self._queue.get()
             try:
-                async with contextlib.aclosing(
-                    stream_audio(request.iterate(), plan, self._config.samples_per_chunk, metrics)
-                ) as chunks:
-                    async for chunk in chunks:
-                        if not audio_started:
-                            await self._write_audio_start(plan.output_rate)
-                            audio_started = True
-                        await self.write_event(
-                            AudioChunk(plan.output_rate, SAMPLE_WIDTH, CHANNELS, chunk).event()
-                        )
-            except EngineError as err:
-                outcome = "failed"
-                request.failed = True
-                _LOGGER.warning("Synthesis with %s failed: %s", request.voice.name, err)
-                await self._send_error(str(err), "synthesis-failed")
-            except (ConnectionError, asyncio.CancelledError):
-                metrics.log("cancelled")
-                raise
-            except Exception:
-                outcome = "failed"
-                request.failed = True
-                _LOGGER.exception("Unexpected error while synthesizing with %s", request.voice.name)
-                await self._send_error(
-                    "internal error while synthesizing; see the server log", "internal"
-                )
-            metrics.log(outcome)
-        if not request.streaming and not audio_started and not request.failed:
-            await self._write_audio_start(plan.output_rate)
-            audio_started = True
-        if audio_started:
-            await self.write_event(AudioStop().event())
-        if request.streaming:
-            await request.stopped.wait()
-            await self.write_event(SynthesizeStopped().event())
+                await self._responder.serve(request)
+            finally:
+                self._in_flight -= 1
+                self._room.release()
+                self._touch()
+            if self._intake.closing is not None and not self._has_work():
+                self._stop_reading()
 
-    async def _write_audio_start(self, rate: int) -> None:
-        await self.write_event(AudioStart(rate, SAMPLE_WIDTH, CHANNELS).event())
 
-    async def _send_error(self, text: str, code: str) -> None:
-        with contextlib.suppress(ConnectionError):
-            await self.write_event(Error(text=text, code=code).event())
+def _error(problem: Problem) -> Event:
+    return Error(text=problem.message, code=problem.code).event()
+
+
+def _report(task: asyncio.Task[None]) -> None:
+    """Log how a connection task ended, when that is worth a line."""
+    if task.cancelled():
+        return
+    err = task.exception()
+    if isinstance(err, wire.WriteStalledError):
+        _LOGGER.warning("Dropping a client: %s; its synthesis is cancelled", err)
+    elif isinstance(err, ConnectionError):
+        _LOGGER.debug("Client connection lost: %s", err)
+    elif err is not None:
+        _LOGGER.error("Unexpected error on a connection", exc_info=err)

@@ -6,6 +6,8 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from .echo import one_line
+
 _LOGGER = logging.getLogger("wyoming_verba.request")
 
 
@@ -54,14 +56,15 @@ class RequestMetrics:
         """Real-time factor: processing time / audio time (below 1 is faster than real time)."""
         return self.total_ms / 1000 / self.audio_s if self.audio_s else None
 
-    def log(self, outcome: str = "ok") -> None:
-        """Emit the request's INFO line."""
+    def log(self, outcome: str = "ok", code: str | None = None, message: str | None = None) -> None:
+        """Emit the request's INFO line; a refused or failed one also says why (code and text)."""
         self.finish()
         first = "-" if self.first_audio_ms is None else f"{self.first_audio_ms:.0f}"
         rtf = "-" if self.rtf is None else f"{self.rtf:.3f}"
+        why = "" if code is None else f" error={code}: {one_line(message or '')}"
         _LOGGER.info(
             "synthesize %s backend=%s voice=%s chars=%d first_audio_ms=%s total_ms=%.0f "
-            "audio_s=%.2f rtf=%s",
+            "audio_s=%.2f rtf=%s%s",
             outcome,
             self.backend,
             self.voice,
@@ -70,4 +73,5 @@ class RequestMetrics:
             self.total_ms,
             self.audio_s,
             rtf,
+            why,
         )

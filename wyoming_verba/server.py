@@ -11,12 +11,14 @@ from urllib.parse import urlparse
 
 from .config import Config
 from .engines.base import Engine
-from .handler import VerbaHandler
+from .handler import SHUTTING_DOWN, VerbaHandler
 from .identity import load_server_id
+from .request import Problem
 from .service import SpeechService, build_engines
 from .zeroconf import ZeroconfAdvertiser, advertised_address
 
 _LOGGER = logging.getLogger(__name__)
+_END_NOW_TIMEOUT_S = 2.0  # for requests cut short at shutdown to send their Error and audio-stop
 
 
 class VerbaServer:
@@ -30,7 +32,8 @@ class VerbaServer:
         )
         self._listener: asyncio.Server | None = None
         self._handlers: dict[asyncio.Task[None], VerbaHandler] = {}
-        self._connections = 0
+        self._admitted: set[VerbaHandler] = set()
+        self._stopping = False
         self._advertiser: ZeroconfAdvertiser | None = None
 
     @property
@@ -59,57 +62,119 @@ class VerbaServer:
             await self._advertiser.start()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        admitted = self._connections < self.config.server.max_connections
-        if admitted:
-            self._connections += 1
-        else:
-            _LOGGER.warning("Refusing a connection: server.max_connections reached")
-        handler = VerbaHandler(
-            reader,
-            writer,
-            self.service,
-            self.config.server,
-            admitted=admitted,
-            on_close=self._release if admitted else None,
-        )
+        handler = VerbaHandler(reader, writer, self.service, self.config.server)
+        if self._stopping:
+            await handler.refuse(SHUTTING_DOWN)
+            return
+        if not self._admit(handler):
+            limit = self.config.server.max_connections
+            _LOGGER.warning(
+                "Refusing a connection: all %d connections (server.max_connections) have "
+                "requests in progress",
+                limit,
+            )
+            await handler.refuse(
+                Problem(
+                    "busy",
+                    f"server busy: it already serves {limit} connections "
+                    "(server.max_connections); try again later",
+                )
+            )
+            return
         task = asyncio.current_task()
-        if task is not None:
-            self._handlers[task] = handler
+        assert task is not None
+        self._handlers[task] = handler
         try:
             await handler.run()
         finally:
-            if task is not None:
-                self._handlers.pop(task, None)
+            self._handlers.pop(task, None)
+            self._admitted.discard(handler)
 
-    def _release(self) -> None:
-        self._connections -= 1
+    def _admit(self, handler: VerbaHandler) -> bool:
+        """Take a slot; when all are taken, the connection idle the longest makes room."""
+        limit = self.config.server.max_connections
+        if len(self._admitted) >= limit:
+            idle = [other for other in self._admitted if other.idle]
+            if not idle:
+                return False
+            oldest = min(idle, key=lambda other: other.last_activity)
+            self._admitted.discard(oldest)
+            oldest.evict(
+                Problem(
+                    "evicted",
+                    "closing this idle connection to make room for a new one "
+                    f"(server.max_connections = {limit})",
+                )
+            )
+            _LOGGER.info(
+                "Closed the connection idle longest to make room (server.max_connections = %d)",
+                limit,
+            )
+        self._admitted.add(handler)
+        return True
 
-    async def stop(self) -> None:
-        """Stop listening, end connections, unregister zeroconf, close engines."""
+    async def stop(self, hurry: asyncio.Event | None = None) -> None:
+        """Stop listening and advertising, let requests finish (server.shutdown_grace_s), close.
+
+        Setting `hurry` ends the grace period early. Stopping twice does nothing more.
+        """
+        if self._stopping:
+            return
+        self._stopping = True
         if self._listener is not None:
             self._listener.close()
-        for handler in list(self._handlers.values()):
-            await handler.stop()
-        if self._handlers:
-            _done, pending = await asyncio.wait(list(self._handlers), timeout=5)
-            for task in pending:
-                task.cancel()
         if self._advertiser is not None:
             with contextlib.suppress(Exception):
                 await self._advertiser.close()
             self._advertiser = None
+        await self._drain(hurry)
         await self.service.close()
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._listener.wait_closed(), 2)
 
+    async def _drain(self, hurry: asyncio.Event | None) -> None:
+        handlers = dict(self._handlers)
+        busy = sum(not handler.idle for handler in handlers.values())
+        for handler in handlers.values():
+            handler.drain()
+        grace = self.config.server.shutdown_grace_s
+        if busy:
+            _LOGGER.info(
+                "Waiting up to %g s (server.shutdown_grace_s) for %d connection(s) to finish",
+                grace,
+                busy,
+            )
+        pending = await _wait_for(set(handlers), grace, hurry)
+        if pending:
+            _LOGGER.warning(
+                "Ending %d connection(s) still busy after the grace period with an error",
+                len(pending),
+            )
+            for task in pending:
+                handlers[task].end_now()
+            pending = await _wait_for(pending, _END_NOW_TIMEOUT_S, None)
+        # Never cancel a connection task itself: asyncio (3.11) logs a traceback for that.
+        for task in pending:
+            handlers[task].abort()
+        if pending:
+            await asyncio.wait(pending)
+
     async def run_until_signal(self) -> int:
-        """Start, serve until SIGTERM or SIGINT, shut down cleanly; return the exit code."""
+        """Start, serve until SIGTERM or SIGINT, shut down cleanly; return the exit code.
+
+        A second signal during the shutdown ends the grace period at once.
+        """
         loop = asyncio.get_running_loop()
         stop_requested = asyncio.Event()
+        hurry = asyncio.Event()
+
+        def on_signal() -> None:
+            (hurry if stop_requested.is_set() else stop_requested).set()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop_requested.set)
+                loop.add_signal_handler(sig, on_signal)
         waits: list[asyncio.Task[Any]] = []
         exit_code = 0
         try:
@@ -122,7 +187,8 @@ class VerbaServer:
         finally:
             for task in waits:
                 task.cancel()
-            await self.stop()
+            await self.stop(hurry)
+        _LOGGER.info("Stopped")
         return exit_code
 
     async def _default_engine_failed(self) -> None:
@@ -140,3 +206,22 @@ class VerbaServer:
                 )
                 return
         await asyncio.Event().wait()
+
+
+async def _wait_for(
+    tasks: set[asyncio.Task[None]], timeout: float, hurry: asyncio.Event | None
+) -> set[asyncio.Task[None]]:
+    """Wait until the tasks are done, `timeout` passes or `hurry` is set; return those pending."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    pending = set(tasks)
+    hurried = asyncio.create_task((hurry or asyncio.Event()).wait())
+    try:
+        while pending and not hurried.done() and (left := deadline - loop.time()) > 0:
+            done, _ = await asyncio.wait(
+                pending | {hurried}, timeout=left, return_when=asyncio.FIRST_COMPLETED
+            )
+            pending -= done
+    finally:
+        hurried.cancel()
+    return pending

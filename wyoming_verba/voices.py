@@ -5,9 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from .echo import echo
+from .fields import BadRequestError, speaker_field
 
-class UnknownVoiceError(Exception):
+
+class UnknownVoiceError(BadRequestError):
     """A request named a voice that no enabled engine has."""
+
+    code = "unknown-voice"
 
 
 @dataclass(frozen=True)
@@ -48,16 +53,11 @@ def split_voice_name(name: str) -> tuple[str | None, str]:
 
 
 def parse_speaker(value: str | int | None) -> int | None:
-    """A speaker id from a request (the protocol sends strings); None when absent or blank."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    try:
-        speaker = int(value)
-    except (TypeError, ValueError) as err:
-        raise UnknownVoiceError(f"speaker {value!r} is not a whole number") from err
-    if speaker < 0:
-        raise UnknownVoiceError(f"speaker {value!r} must be 0 or more")
-    return speaker
+    """A speaker id from a request (the protocol sends strings); None when absent or blank.
+
+    Raises BadRequestError for anything but a whole number ≥ 0 (1.5, true, "abc", -1).
+    """
+    return speaker_field(value)
 
 
 class VoiceCatalog:
@@ -74,7 +74,10 @@ class VoiceCatalog:
         self._default_engine = default_engine
 
     def resolve(self, name: str | None, speaker: str | int | None = None) -> VoiceChoice:
-        """Pick engine and voice for a request; raise UnknownVoiceError naming the voice."""
+        """Pick engine and voice for a request; raise UnknownVoiceError naming the voice.
+
+        A bad speaker raises BadRequestError.
+        """
         speaker_id = parse_speaker(speaker)
         if not name:
             default = self._defaults[self._default_engine]
@@ -87,15 +90,15 @@ class VoiceCatalog:
         if engine == "csm" and voice_id.startswith("speaker-") and "csm" in self._voices:
             # Any bare speaker id is allowed, not only the ones listed in Info.
             number = voice_id.removeprefix("speaker-")
-            if number.isdigit():
+            if number.isascii() and number.isdigit() and len(number) <= 9:
                 return VoiceChoice("csm", f"speaker-{int(number)}", speaker_id)
         if engine is not None and engine not in self._voices:
             enabled = ", ".join(sorted(self._voices))
             raise UnknownVoiceError(
-                f"voice {name!r}: the {engine} engine is not enabled on this server "
+                f"voice {echo(name)}: the {engine} engine is not enabled on this server "
                 f"(enabled: {enabled}; add it to tts.engines)"
             )
         raise UnknownVoiceError(
-            f"unknown voice {name!r}: use one of the voices this server lists in its info, "
+            f"unknown voice {echo(name)}: use one of the voices this server lists in its info, "
             f"for example {self._defaults[self._default_engine].name!r}"
         )

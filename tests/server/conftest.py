@@ -9,7 +9,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +151,12 @@ def wide_csm(tmp_path_factory: pytest.TempPathFactory) -> Any:
     path = build_wide_csm(tmp_path_factory.mktemp("wide-csm"))
     model = CsmForConditionalGeneration.from_pretrained(path).eval()
     return model, AutoProcessor.from_pretrained(path)
+
+
+@pytest.fixture
+def no_tracebacks(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """Fails the test when the server logged a traceback or an ERROR."""
+    caplog.set_level("INFO")
+    yield caplog
+    bad = [r for r in caplog.records if r.exc_info or r.levelname in ("ERROR", "CRITICAL")]
+    assert not bad, [r.getMessage() for r in bad]

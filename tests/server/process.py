@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -107,3 +108,22 @@ def wait_for_port(process: subprocess.Popen[str], timeout: float = 60) -> tuple[
     """The port from the server's 'Listening on' line, and its log up to there."""
     match, log = read_until(process, r"Listening on tcp://[^:]+:(\d+)", timeout)
     return int(match.group(1)), log
+
+
+class LogDrain:
+    """Reads a process's output in a thread, so a chatty server never blocks on a full pipe."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        assert process.stdout is not None
+        self._thread = threading.Thread(target=self._read, args=(process.stdout,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: object) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            self.lines.append(line)
+
+    def text(self, timeout: float = 10) -> str:
+        """Everything read, once the process has closed its output (or `timeout` passed)."""
+        self._thread.join(timeout)
+        return "".join(self.lines)

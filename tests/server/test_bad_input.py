@@ -14,6 +14,7 @@ from wyoming.tts import Synthesize, SynthesizeVoice
 from tests.fakes.fake_edge import FakeEdgeService, decoded_samples
 
 from .conftest import ServerFactory, audio_of, read_until, types_of, uri_of
+from .raw import RawClient
 
 
 async def raw_exchange(port: int, data: bytes, timeout: float = 5) -> list[dict]:  # type: ignore[type-arg]
@@ -105,9 +106,10 @@ async def test_text_over_the_limit_is_refused(
     server = await start_server({"server": {"max_text_chars": 50}})
     async with AsyncClient.from_uri(uri_of(server)) as client:
         await client.write_event(Synthesize("x" * 51).event())
-        events = await read_until(client, "error")
-        assert "51 characters" in events[-1].data["text"]
-        assert "server.max_text_chars" in events[-1].data["text"]
+        events = await read_until(client, "audio-stop")
+        assert [e.type for e in events] == ["error", "audio-stop"]
+        assert "51 characters" in events[0].data["text"]
+        assert "server.max_text_chars" in events[0].data["text"]
         await client.write_event(Synthesize("Short.").event())
         assert types_of(await read_until(client, "audio-stop")) == [
             "audio-start",
@@ -122,11 +124,13 @@ async def test_unknown_voice_names_the_voice(start_server: ServerFactory) -> Non
     async with AsyncClient.from_uri(uri_of(server)) as client:
         for name in ("edge:xx-XX-NobodyNeural", "nobody"):
             await client.write_event(Synthesize("Hi.", voice=SynthesizeVoice(name=name)).event())
-            events = await read_until(client, "error")
-            assert [e.type for e in events] == ["error"]
+            events = await read_until(client, "audio-stop")
+            # Home Assistant 2025.4-2025.6 ignore Error and wait for audio-stop: it always comes.
+            assert [e.type for e in events] == ["error", "audio-stop"]
             assert repr(name) in events[0].data["text"]
+            assert events[0].data["code"] == "unknown-voice"
         await client.write_event(Synthesize("Hi.", voice=SynthesizeVoice("csm:speaker-1")).event())
-        events = await read_until(client, "error")
+        events = await read_until(client, "audio-stop")
         assert "csm engine is not enabled" in events[0].data["text"]
         await client.write_event(Synthesize("Hi.").event())
         assert types_of(await read_until(client, "audio-stop"))[-1] == "audio-stop"
@@ -174,24 +178,60 @@ async def test_client_leaving_mid_stream_stops_synthesis(
         await fake.stop()
 
 
-async def test_connections_over_the_limit_are_refused(
+async def test_a_full_server_closes_its_longest_idle_connection_for_a_new_one(
     start_server: ServerFactory, fake_edge: FakeEdgeService
 ) -> None:
     server = await start_server({"server": {"max_connections": 2}})
-    first = AsyncClient.from_uri(uri_of(server))
+    first = await RawClient.connect(server.port)
+    await asyncio.sleep(0.05)
     second = AsyncClient.from_uri(uri_of(server))
-    await first.connect()
     await second.connect()
     try:
         await asyncio.sleep(0.05)
-        headers = await raw_exchange(server.port, b"")
-        assert [h["type"] for h in headers] == ["error"]
-        assert "server.max_connections" in headers[0]["data"]["text"]
-        # The admitted clients are unaffected.
-        await first.write_event(Synthesize("One.").event())
-        assert types_of(await read_until(first, "audio-stop"))[-1] == "audio-stop"
+        await assert_still_serving(uri_of(server), fake_edge)
+        events = await first.read_to_close()
+        assert [(e.type, e.data["code"]) for e in events] == [("error", "evicted")]
+        assert "server.max_connections" in events[0].data["text"]
+        # The other admitted client is unaffected.
+        await second.write_event(Synthesize("One.").event())
+        assert types_of(await read_until(second, "audio-stop"))[-1] == "audio-stop"
     finally:
-        await first.disconnect()
+        first.close()
         await second.disconnect()
-    await asyncio.sleep(0.05)
+
+
+def with_data(body: bytes) -> bytes:
+    """A synthesize header announcing `body` (raw bytes, not necessarily valid) as its data."""
+    return json.dumps({"type": "synthesize", "data_length": len(body)}).encode() + b"\n" + body
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        with_data(b'{"text": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"),
+        b'{"type": "synthesize", "data": ' + b"[" * 30_000 + b"]" * 30_000 + b"}\n",
+    ],
+    ids=["data", "header"],
+)
+async def test_json_nested_too_deeply_is_refused(
+    start_server: ServerFactory,
+    fake_edge: FakeEdgeService,
+    no_tracebacks: pytest.LogCaptureFixture,
+    raw: bytes,
+) -> None:
+    server = await start_server()
+    headers = await raw_exchange(server.port, raw)
+    assert [h["type"] for h in headers] == ["error"]
+    assert "nested too deeply" in headers[0]["data"]["text"]
+    await assert_still_serving(uri_of(server), fake_edge)
+
+
+async def test_raw_surrogate_bytes_are_not_utf8(
+    start_server: ServerFactory, fake_edge: FakeEdgeService, no_tracebacks: pytest.LogCaptureFixture
+) -> None:
+    server = await start_server()
+    headers = await raw_exchange(server.port, with_data(b'{"text": "bad \xed\xa0\x80 bytes"}'))
+    assert [h["type"] for h in headers] == ["error"]
+    assert "event data is not UTF-8 JSON" in headers[0]["data"]["text"]
+    assert fake_edge.requests == []
     await assert_still_serving(uri_of(server), fake_edge)

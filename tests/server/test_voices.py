@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from wyoming_verba.fields import BadRequestError
 from wyoming_verba.voices import UnknownVoiceError, VoiceCatalog, VoiceChoice, VoiceInfo
 
 
@@ -40,10 +41,34 @@ def test_no_voice_uses_default_backend() -> None:
     [
         ("edge:nobody", None, "unknown voice 'edge:nobody'"),
         ("csm:speaker-x", None, "unknown voice 'csm:speaker-x'"),
-        ("csm:narrator", "loud", "speaker 'loud' is not a whole number"),
-        ("csm:narrator", "-1", "must be 0 or more"),
     ],
 )
 def test_unknown_voices_are_named(name: str, speaker: str | None, message: str) -> None:
     with pytest.raises(UnknownVoiceError, match=message):
         catalog().resolve(name, speaker)
+
+
+@pytest.mark.parametrize(
+    "speaker", ["loud", "-1", -1, 1.5, 1.0, True, "1.5", "²", "9" * 5000, [1], {"id": 1}]
+)
+def test_a_speaker_must_be_a_whole_number(speaker: object) -> None:
+    with pytest.raises(BadRequestError, match=r"'voice\.speaker' must be") as caught:
+        catalog().resolve("csm:narrator", speaker)  # type: ignore[arg-type]
+    assert not isinstance(caught.value, UnknownVoiceError)
+    assert len(str(caught.value)) < 200
+
+
+@pytest.mark.parametrize(("speaker", "expected"), [("3", 3), (" 3 ", 3), (7, 7), ("", None)])
+def test_speakers_as_numbers_or_digit_strings(speaker: object, expected: int | None) -> None:
+    assert catalog().resolve("csm:narrator", speaker).speaker == expected  # type: ignore[arg-type]
+
+
+def test_long_or_odd_voice_names_are_echoed_short_and_escaped() -> None:
+    with pytest.raises(UnknownVoiceError) as caught:
+        catalog().resolve("x\n" * 500_000)
+    message = str(caught.value)
+    assert len(message) < 300
+    assert "\n" not in message.replace("\\n", "")
+    assert "(1000000 characters)" in message
+    with pytest.raises(UnknownVoiceError, match="unknown voice 'csm:speaker-9999999999'"):
+        catalog().resolve("csm:speaker-9999999999")

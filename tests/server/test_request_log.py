@@ -1,0 +1,60 @@
+"""The request log: one INFO line per request, refused ones too; client values escaped."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import ServerFactory
+from .raw import RawClient, wire
+
+
+async def test_client_values_are_shortened_and_escaped_in_errors_and_logs(
+    start_server: ServerFactory, no_tracebacks: pytest.LogCaptureFixture
+) -> None:
+    no_tracebacks.set_level("DEBUG")
+    server = await start_server()
+    client = await RawClient.connect(server.port)
+    name = "edge:" + "\n2026-01-01 INFO forged line " * 30_000  # 870 kB
+    await client.send(
+        wire("synthesize", {"text": "Hi.", "voice": {"name": name}})
+        + wire("forged\nINFO fake: log line\r\x1b[2J")
+        + wire("describe")
+    )
+    events = await client.read_until("audio-stop")
+    if "info" not in [e.type for e in events]:  # Describe is answered at once, not queued
+        events += await client.read_until("info")
+    (error,) = [e for e in events if e.type == "error"]
+    assert len(error.data["text"]) < 400
+    assert "(870005 characters)" in error.data["text"]
+    client.close()
+    messages = [r.getMessage() for r in no_tracebacks.records]
+    assert any("forged\\nINFO fake" in m and "\\x1b" in m for m in messages)
+    assert not any("\n" in m or "\r" in m or "\x1b" in m for m in messages)
+    assert max(len(m) for m in messages) < 1000
+
+
+async def test_every_refused_request_logs_one_line_saying_why(
+    start_server: ServerFactory, no_tracebacks: pytest.LogCaptureFixture
+) -> None:
+    server = await start_server({"server": {"max_text_chars": 20}})
+    requests = [
+        ({"text": "Hi.", "voice": {"name": "nobody"}}, "voice='nobody'", "error=unknown-voice"),
+        ({"text": "Hi.", "voice": {"name": "csm:speaker-1"}}, "csm engine is not enabled", ""),
+        (
+            {"text": "Hi.", "voice": {"name": "edge:en-US-AriaNeural", "speaker": "x"}},
+            "'voice.speaker'",
+            "error=bad-request",
+        ),
+        ({"text": "x" * 21}, "chars=21", "error=text-too-long"),
+    ]
+    client = await RawClient.connect(server.port)
+    for data, _, _ in requests:
+        await client.send(wire("synthesize", data))
+        await client.read_until("audio-stop")
+    client.close()
+    lines = [r.getMessage() for r in no_tracebacks.records if r.name == "wyoming_verba.request"]
+    assert len(lines) == len(requests)
+    for line, (_, detail, code) in zip(lines, requests, strict=True):
+        assert line.startswith("synthesize refused backend=-")
+        assert detail in line and code in line
+        assert "first_audio_ms=- " in line and "audio_s=0.00" in line
