@@ -43,13 +43,6 @@ async def test_builtin_streaming(
     assert first_spoken_early is (not HA_BEFORE_2025_7)
 
 
-@pytest.mark.xfail(
-    HA_BEFORE_2025_7,
-    raises=TimeoutError,
-    strict=True,
-    reason="HA 2025.4 ignores Error and waits for audio-stop, which the server does not send "
-    "after an unknown voice yet (issue 10)",
-)
 async def test_builtin_unknown_voice_returns_promptly(
     hass: HomeAssistant, verba_server: VerbaServer
 ) -> None:
