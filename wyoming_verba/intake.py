@@ -76,11 +76,13 @@ class RequestIntake:
         try:
             text = text_field(data)
         except BadRequestError as err:
+            request.add(self._splitter.flush())  # the text that came before is still spoken
             request.fail(_problem(err))
             return
         request.chars += len(text)
         limit = self._config.max_text_chars
         if request.chars > limit:
+            request.add(self._splitter.flush())
             request.fail(
                 Problem(
                     "text-too-long",

@@ -13,6 +13,7 @@ from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.tts import SynthesizeStopped
 
+from .aio import cancel_and_wait
 from .audio import CHANNELS, SAMPLE_WIDTH
 from .config import ServerConfig
 from .engines.base import EngineError
@@ -108,7 +109,7 @@ class Responder:
             raise
         finally:
             # After end_all() the reply went out first; the engine's cleanup is awaited here.
-            await _cancel(pump)
+            await cancel_and_wait(pump)
             self._pump = None
 
     async def _wait_for_pump(self, pump: asyncio.Task[None]) -> None:
@@ -169,21 +170,3 @@ class Responder:
 
     async def _send_error(self, problem: Problem) -> None:
         await self._write(Error(text=problem.message, code=problem.code).event())
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    """Cancel a task and wait until it is done, even if we are cancelled meanwhile.
-
-    The cancel is repeated: Python 3.11's asyncio.wait_for (used for engine timeouts) drops a
-    cancellation that arrives as its inner await completes, and a task left running would write
-    audio after we have moved on.
-    """
-    interrupted = False
-    while not task.done():
-        task.cancel()
-        try:
-            await asyncio.wait({task}, timeout=0.1)
-        except asyncio.CancelledError:
-            interrupted = True
-    if interrupted:
-        raise asyncio.CancelledError

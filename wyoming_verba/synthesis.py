@@ -15,6 +15,7 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
+from .aio import cancel_and_wait
 from .audio import Chunker, Resampler
 from .engines.base import Engine, EngineError, EngineState, EngineUnavailableError, SentenceEnd
 from .metrics import RequestMetrics
@@ -93,9 +94,7 @@ class _SentenceFeed:
 
     async def close(self) -> None:
         if self._pump is not None:
-            self._pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pump
+            await cancel_and_wait(self._pump)
 
 
 async def stream_audio(

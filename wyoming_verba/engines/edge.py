@@ -127,7 +127,9 @@ class EdgeEngine:
         try:
             while True:
                 try:
-                    message = await asyncio.wait_for(anext(stream), self._config.timeout_s)
+                    # asyncio.timeout, not wait_for: in 3.11 wait_for can swallow a cancellation
+                    async with asyncio.timeout(self._config.timeout_s):
+                        message = await anext(stream)
                 except StopAsyncIteration:
                     break
                 if message["type"] != "audio":

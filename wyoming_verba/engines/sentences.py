@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from functools import partial
 
+from ..aio import cancel_and_wait
 from ..audio import Pcm
 from ..voices import VoiceChoice
 from .base import SENTENCE_END, SentenceEnd
@@ -40,10 +41,8 @@ class _Sentence:
             self.queue.put_nowait(None)
 
     async def cancel(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        if self._task is not None:
+            await cancel_and_wait(self._task)
 
 
 async def speak_each(
@@ -77,8 +76,6 @@ async def speak_each(
             running.remove(job)
             yield SENTENCE_END
     finally:
-        producer.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await producer
+        await cancel_and_wait(producer)
         for job in running:
             await job.cancel()

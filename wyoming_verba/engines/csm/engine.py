@@ -13,6 +13,7 @@ from functools import partial
 
 import torch
 
+from ...aio import cancel_and_wait
 from ...audio import Pcm, TrailingSilenceTrimmer
 from ...config import CsmConfig, CsmVoiceProfile
 from ...voices import VoiceChoice, VoiceInfo
@@ -225,9 +226,7 @@ class CsmEngine:
                     yield audible
         finally:
             reply.cancel()
-            feeder.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await feeder
+            await cancel_and_wait(feeder)
 
     def _resolve(self, voice: VoiceChoice) -> tuple[VoicePrefix | None, int]:
         profile: CsmVoiceProfile | None = self._profiles.get(voice.voice_id)
