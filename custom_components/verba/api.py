@@ -115,15 +115,7 @@ class VerbaClient:
         except (OSError, TimeoutError) as err:
             raise CannotConnectError(str(err) or "connection timed out") from err
         try:
-            if isinstance(text, str):
-                timings.chars = len(text)
-                await client.write_event(Synthesize(text=text, voice=synth_voice).event())
-                last_event = AudioStop().event().type
-            else:
-                start_data = {"voice": synth_voice.to_dict()} if synth_voice else {}
-                await client.write_event(Event(type=SYNTHESIZE_START, data=start_data))
-                sender = asyncio.create_task(_send_chunks(client, text, timings))
-                last_event = SYNTHESIZE_STOPPED
+            last_event, sender = await _send_request(client, text, synth_voice, timings)
             while True:
                 async with asyncio.timeout(READ_TIMEOUT):
                     event = await _read_event(client, sender)
@@ -153,6 +145,25 @@ class VerbaClient:
                 async with asyncio.timeout(CONNECT_TIMEOUT):
                     await client.disconnect()
         timings.total_ms = (time.perf_counter() - started) * 1000
+
+
+async def _send_request(
+    client: AsyncTcpClient,
+    text: AsyncIterator[str] | str,
+    voice: SynthesizeVoice | None,
+    timings: Timings,
+) -> tuple[str, asyncio.Task[None] | None]:
+    """Send a plain synthesize, or start a stream whose text a task sends as it arrives.
+
+    Returns the event type that ends the answer and the sending task (None for plain text).
+    """
+    if isinstance(text, str):
+        timings.chars = len(text)
+        await client.write_event(Synthesize(text=text, voice=voice).event())
+        return AudioStop().event().type, None
+    start_data = {"voice": voice.to_dict()} if voice else {}
+    await client.write_event(Event(type=SYNTHESIZE_START, data=start_data))
+    return SYNTHESIZE_STOPPED, asyncio.create_task(_send_chunks(client, text, timings))
 
 
 async def _send_chunks(client: AsyncTcpClient, text: AsyncIterator[str], timings: Timings) -> None:

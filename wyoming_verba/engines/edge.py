@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -111,33 +112,53 @@ class EdgeEngine:
 
     async def synthesize(self, text: str, voice: VoiceChoice) -> AsyncGenerator[Pcm, None]:
         """Stream one sentence; each MP3 piece is decoded as soon as it arrives."""
-        communicate = edge_tts.Communicate(
-            text,
-            voice.voice_id,
-            rate=self._config.rate,
-            volume=self._config.volume,
-            pitch=self._config.pitch,
-            proxy=self._config.proxy,
-            connect_timeout=max(1, round(self._config.timeout_s)),
-            receive_timeout=max(1, round(self._config.timeout_s)),
-        )
+        communicate = self._communicate(text, voice)
         decoder = Mp3StreamDecoder(self.sample_rate)
         stream = communicate.stream()
         received = 0
         try:
-            while True:
-                try:
-                    # asyncio.timeout, not wait_for: in 3.11 wait_for can swallow a cancellation
-                    async with asyncio.timeout(self._config.timeout_s):
-                        message = await anext(stream)
-                except StopAsyncIteration:
-                    break
-                if message["type"] != "audio":
-                    continue
-                received += len(message["data"])
-                pcm = decoder.decode(message["data"])
-                if pcm.size:
-                    yield pcm
+            with self._service_errors(voice):
+                while True:
+                    try:
+                        # asyncio.timeout, not wait_for: in 3.11 wait_for can swallow a cancel
+                        async with asyncio.timeout(self._config.timeout_s):
+                            message = await anext(stream)
+                    except StopAsyncIteration:
+                        break
+                    if message["type"] != "audio":
+                        continue
+                    received += len(message["data"])
+                    pcm = decoder.decode(message["data"])
+                    if pcm.size:
+                        yield pcm
+        finally:
+            await stream.aclose()
+        tail = decoder.flush()
+        if tail.size:
+            yield tail
+        if _connection_dropped(communicate, received):
+            raise EngineUnavailableError(
+                "the Edge TTS service closed the connection before the sentence was complete"
+            )
+
+    def _communicate(self, text: str, voice: VoiceChoice) -> edge_tts.Communicate:
+        config = self._config
+        return edge_tts.Communicate(
+            text,
+            voice.voice_id,
+            rate=config.rate,
+            volume=config.volume,
+            pitch=config.pitch,
+            proxy=config.proxy,
+            connect_timeout=max(1, round(config.timeout_s)),
+            receive_timeout=max(1, round(config.timeout_s)),
+        )
+
+    @contextlib.contextmanager
+    def _service_errors(self, voice: VoiceChoice) -> Iterator[None]:
+        """edge-tts and aiohttp failures as engine errors that say what to check."""
+        try:
+            yield
         except TimeoutError as err:
             raise EngineUnavailableError(
                 f"Edge TTS sent nothing for {self._config.timeout_s:g} s (edge.timeout_s); "
@@ -159,15 +180,6 @@ class EdgeEngine:
                 f"cannot reach the Edge TTS service ({describe_service_error(err)}); "
                 "check the network or edge.proxy"
             ) from err
-        finally:
-            await stream.aclose()
-        tail = decoder.flush()
-        if tail.size:
-            yield tail
-        if _connection_dropped(communicate, received):
-            raise EngineUnavailableError(
-                "the Edge TTS service closed the connection before the sentence was complete"
-            )
 
     async def close(self) -> None:
         """Nothing is held between requests."""

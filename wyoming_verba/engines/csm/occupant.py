@@ -68,9 +68,11 @@ class Occupant:
             depth=sampling.depth,
         )
         self.sentence, self.frames, self.generating = sentence, [], True
+        self._sent_first = False  # each sentence's first frame goes out at once
 
     def take_frame(self, codes: torch.Tensor, audio: torch.Tensor) -> None:
-        """A frame this slot produced; audio goes out after one frame, then every chunk."""
+        """A frame this slot produced; a sentence's audio goes out after its first frame, then
+        every chunk_frames frames."""
         frame = codes.clone()
         self.frames.append(frame)
         self.reply.frames.append(frame)
