@@ -132,9 +132,14 @@ def _run_as_image_user(
         "VERBA_DATA_DIR": str(data_dir),
         "VERBA_APP_DIR": str(ROOT),
     }
+    # A copy beside the test's directories: the checkout itself may not be readable by uid 10200
+    # (a fresh clone in a 0700 temporary directory, for one).
+    script = config_dir.parent / "entrypoint.sh"
+    shutil.copy(ROOT / "docker/entrypoint.sh", script)
+    script.chmod(0o755)
     command = ["setpriv", "--reuid=10200", "--regid=10200", "--clear-groups"]
     return subprocess.run(
-        [*command, str(ROOT / "docker/entrypoint.sh"), *args],
+        [*command, str(script), *args],
         env=env,
         capture_output=True,
         text=True,
