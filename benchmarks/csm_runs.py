@@ -63,8 +63,7 @@ def step_frames(step: FrameStep, embeds: torch.Tensor, frames: int) -> None:
         max_frames=frames,
         seed=0,
         draws=0,
-        backbone=GREEDY.backbone,
-        depth=GREEDY.depth,
+        sampling=GREEDY,
     )
     for _ in range(frames):
         step.run(1)
@@ -188,7 +187,7 @@ class Stack:
         self.worker = GenerationWorker(FramePipeline(self.step, mimi), chunk_frames=2)
         self.prompts = PromptBuilder(processor, self.step)
         self.worker.start()
-        runtime = CsmRuntime(self.worker, self.prompts, device)
+        runtime = CsmRuntime(self.worker, self.prompts)
         prepare = partial(prepare_step, runtime, compiled, device.type == "cuda")
         self.worker.call(prepare).result()
 

@@ -38,8 +38,7 @@ def start(step: FrameStep, slot: int, embeds: torch.Tensor, frames: int, seed: i
         max_frames=frames,
         seed=seed,
         draws=0,
-        backbone=sampling.backbone,
-        depth=sampling.depth,
+        sampling=sampling,
     )
 
 
@@ -117,8 +116,7 @@ def test_voice_prefix_equals_the_full_conversation(tiny_csm: Any, tmp_path: Path
             max_frames=20,
             seed=0,
             draws=0,
-            backbone=GREEDY.backbone,
-            depth=GREEDY.depth,
+            sampling=GREEDY,
         )
         assert torch.equal(expected, run(step, slot, 20, rows=2))
 

@@ -36,7 +36,6 @@ class BatchedMimiDecoder:
         self._ring = self._window + max_steps
         self._slots = slots
         device = next(codec_model.parameters()).device
-        self._device = device
         self._position = torch.zeros(slots, dtype=torch.long, device=device)
         self._stored = torch.full((slots, self._ring), _NEVER, dtype=torch.long, device=device)
         shape = (slots, config.num_key_value_heads, self._ring, config.head_dim)

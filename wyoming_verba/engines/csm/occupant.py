@@ -16,8 +16,8 @@ import torch
 from ...audio import float_to_pcm16
 from .backbone import Backbone
 from .replies import SENTENCE_END, Context, Reply, Sentence, SpokenSentence
-from .sampling import Sampling
-from .slots import CONTEXT_LIMIT, SlotState
+from .slots import CONTEXT_LIMIT
+from .step import FrameStep
 
 
 class Occupant:
@@ -29,31 +29,29 @@ class Occupant:
         self.context = Context()
         self.generating = False
         self.sentence: Sentence | None = None
-        self.frames: list[torch.Tensor] = []  # codes of the sentence being spoken
+        self._sentence_start = 0  # where the sentence being spoken begins in reply.frames
         self.draws = 0  # frames sampled so far: the reply's position in its noise stream
         self._chunk_frames = chunk_frames
         self._num_codebooks = num_codebooks
         self._pending: list[npt.NDArray[np.float32]] = []
         self._sent_first = False
 
-    def start(
-        self, sentence: Sentence, slots: SlotState, backbone: Backbone, sampling: Sampling
-    ) -> None:
+    def start(self, sentence: Sentence, step: FrameStep) -> None:
         """Prefill the sentence into the slot and switch it on."""
+        slots, backbone = step.slots, step.backbone
         continuing = self.reply.continuity and self.context.position > 0
-        ids = backbone.embed_prompt(sentence.ids)
+        text = backbone.embed_prompt(sentence.ids)
         needed = self.context.position + 1 + sentence.length + sentence.max_frames
         if continuing and needed <= CONTEXT_LIMIT:
-            embeds = torch.cat([backbone.embed_frames(backbone.end_frame()), ids], dim=1)
+            embeds = torch.cat([backbone.embed_frames(backbone.end_frame()), text], dim=1)
             start = self.context.position
         else:
             start = slots.load_prefix(self.slot, self.reply.prefix)
-            self.context.prefix_length = start
             kept: list[SpokenSentence] = []
             if continuing:
                 room = CONTEXT_LIMIT - start - sentence.length - sentence.max_frames
                 kept = self.context.recent_that_fit(room)
-            embeds = torch.cat([*(_embed_spoken(backbone, s) for s in kept), ids], dim=1)
+            embeds = torch.cat([*(_embed_spoken(backbone, s) for s in kept), text], dim=1)
             self.context.spoken = kept
         hidden = backbone.prefill(slots, self.slot, start, embeds)
         self.context.position = start + int(embeds.shape[1])
@@ -64,18 +62,16 @@ class Occupant:
             max_frames=max(1, min(sentence.max_frames, CONTEXT_LIMIT - self.context.position)),
             seed=self.reply.seed,
             draws=self.draws,
-            backbone=sampling.backbone,
-            depth=sampling.depth,
+            sampling=step.sampling,
         )
-        self.sentence, self.frames, self.generating = sentence, [], True
+        self.sentence, self.generating = sentence, True
+        self._sentence_start = len(self.reply.frames)
         self._sent_first = False  # each sentence's first frame goes out at once
 
     def take_frame(self, codes: torch.Tensor, audio: torch.Tensor) -> None:
         """A frame this slot produced; a sentence's audio goes out after its first frame, then
         every chunk_frames frames."""
-        frame = codes.clone()
-        self.frames.append(frame)
-        self.reply.frames.append(frame)
+        self.reply.frames.append(codes.clone())
         self.context.position += 1
         self._pending.append(audio.numpy().copy())
         if len(self._pending) >= (self._chunk_frames if self._sent_first else 1):
@@ -86,13 +82,12 @@ class Occupant:
         self._flush()
         self.reply.deliver(SENTENCE_END)
         assert self.sentence is not None
+        spoken = self.reply.frames[self._sentence_start :]
         frames = (
-            torch.stack(self.frames)
-            if self.frames
-            else torch.zeros(0, self._num_codebooks, dtype=torch.long)
+            torch.stack(spoken) if spoken else torch.zeros(0, self._num_codebooks, dtype=torch.long)
         )
         self.context.spoken.append(SpokenSentence(self.sentence.ids, frames))
-        self.sentence, self.frames, self.generating = None, [], False
+        self.sentence, self.generating = None, False
 
     def _flush(self) -> None:
         if self._pending:

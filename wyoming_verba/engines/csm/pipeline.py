@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from .mimi_stream import BatchedMimiDecoder
-from .step import FrameStep
+from .step import FrameStep, cuda_api
 
 FRAME_SAMPLES = 1920  # 80 ms at 24 kHz
 _RING = 3
@@ -24,7 +24,6 @@ _RING = 3
 class FrameResults:
     """What one frame produced, for slots [0, rows): host tensors, valid after wait()."""
 
-    rows: int
     codes: torch.Tensor  # (rows, num_codebooks)
     emitted: torch.Tensor  # (rows,) a real audio frame
     finished: torch.Tensor  # (rows,) the sentence ended (end-of-audio or frame cap)
@@ -57,10 +56,10 @@ class FramePipeline:
     def __init__(self, step: FrameStep, mimi: BatchedMimiDecoder) -> None:
         self.step = step
         self.mimi = mimi
-        self._cuda = step.slots.device.type == "cuda"
-        self._ring = [_Buffers(step, self._cuda) for _ in range(_RING)]
+        cuda = step.slots.device.type == "cuda"
+        self._ring = [_Buffers(step, cuda) for _ in range(_RING)]
         self._next = 0
-        self._mimi_stream: Any = _cuda().Stream() if self._cuda else None
+        self._mimi_stream: Any = cuda_api().Stream() if cuda else None
 
     @property
     def overlaps(self) -> bool:
@@ -85,31 +84,23 @@ class FramePipeline:
         codes.copy_(slots.codes[:rows])
         emitted.copy_(slots.emitted[:rows])
         host = FrameResults(
-            rows,
             buffers.host_codes[:rows],
             buffers.host_emitted[:rows],
             buffers.host_finished[:rows],
             buffers.host_audio[:rows],
         )
-        if self._mimi_stream is None:
-            host.codes.copy_(codes)
-            host.emitted.copy_(emitted)
-            host.finished.copy_(slots.finished[:rows])
+        stream = self._mimi_stream
+        overlapped = stream is not None
+        host.codes.copy_(codes, non_blocking=overlapped)
+        host.emitted.copy_(emitted, non_blocking=overlapped)
+        host.finished.copy_(slots.finished[:rows], non_blocking=overlapped)
+        if stream is None:
             host.audio.copy_(self.mimi.decode(codes[:, :, None], emitted))
             return host
-        host.codes.copy_(codes, non_blocking=True)
-        host.emitted.copy_(emitted, non_blocking=True)
-        host.finished.copy_(slots.finished[:rows], non_blocking=True)
-        stream = self._mimi_stream
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):
             audio = self.mimi.decode(codes[:, :, None], emitted)
             host.audio.copy_(audio, non_blocking=True)
-            event = _cuda().Event()
-            event.record(stream)
-        host._event = event
+            host._event = cuda_api().Event()
+            host._event.record(stream)
         return host
-
-
-def _cuda() -> Any:
-    return torch.cuda  # untyped constructors (Stream, Event) behind Any for mypy

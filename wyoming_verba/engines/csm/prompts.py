@@ -96,8 +96,7 @@ class PromptBuilder:
             max_frames=max_frames,
             seed=seed,
             draws=0,
-            backbone=sampling.backbone,
-            depth=sampling.depth,
+            sampling=sampling,
         )
         while True:
             step.run(step.bucket_for(_SLOT + 1))

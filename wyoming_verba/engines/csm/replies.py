@@ -116,7 +116,6 @@ class Reply:
 class Context:
     """What a slot's backbone context holds for its reply (host-side mirror)."""
 
-    prefix_length: int = 0
     position: int = 0  # positions filled
     spoken: list[SpokenSentence] = field(default_factory=list)
 

@@ -32,7 +32,11 @@ class CsmRuntime:
 
     worker: GenerationWorker
     prompts: PromptBuilder
-    device: torch.device
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model runs."""
+        return self.worker.pipeline.step.slots.device
 
     async def on_thread(self, function: Callable[[], T]) -> T:
         """Run on the generation thread and wait for the result."""
@@ -53,7 +57,7 @@ def build_runtime(loaded: LoadedModel, config: CsmConfig) -> CsmRuntime:
     mimi = BatchedMimiDecoder(model.codec_model, config.max_batch)
     worker = GenerationWorker(FramePipeline(step, mimi), config.chunk_frames)
     worker.start()
-    return CsmRuntime(worker, PromptBuilder(loaded.processor, step), loaded.device)
+    return CsmRuntime(worker, PromptBuilder(loaded.processor, step))
 
 
 def should_compile(setting: str | bool, device: torch.device) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from .sampling import SamplingParams, SlotSampling
+from .sampling import Sampling, SlotSampling
 
 CONTEXT_LIMIT = 2048  # backbone positions: prompt + generated frames (csm-1b's trained length)
 
@@ -41,7 +41,8 @@ class SlotState:
             config.hidden_size // config.num_attention_heads
         )
         shape = (count, config.num_key_value_heads, length, head_dim)
-        self.count, self.length, self.device = count, length, device
+        self.count, self.length = count, length
+        self.device: torch.device = device
         layers = model.backbone_model.layers
         self.keys = [torch.zeros(shape, dtype=dtype, device=device) for _ in layers]
         self.values = [torch.zeros_like(k) for k in self.keys]
@@ -107,8 +108,7 @@ class SlotState:
         max_frames: int,
         seed: int,
         draws: int,
-        backbone: SamplingParams,
-        depth: SamplingParams,
+        sampling: Sampling,
     ) -> None:
         """Start (or continue) generating in a slot after its prompt was prefilled."""
         self.hidden[slot].copy_(hidden.reshape(-1))
@@ -117,8 +117,8 @@ class SlotState:
         self.limits[slot] = max_frames
         self.seeds[slot] = seed
         self.draws[slot] = draws
-        self.backbone_sampling.set(slot, backbone)
-        self.depth_sampling.set(slot, depth)
+        self.backbone_sampling.set(slot, sampling.backbone)
+        self.depth_sampling.set(slot, sampling.depth)
         self.active[slot] = True
 
     def deactivate(self, slot: int) -> None:

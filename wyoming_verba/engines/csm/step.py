@@ -13,7 +13,6 @@ graph that is replayed every frame.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -23,8 +22,6 @@ from .backbone import Backbone
 from .depth import DepthDecoder
 from .sampling import Sampling, pick, uniform_noise
 from .slots import SlotState
-
-_LOGGER = logging.getLogger(__name__)
 
 
 def batch_buckets(max_batch: int) -> list[int]:
@@ -90,7 +87,7 @@ class FrameStep:
         pool = None
         for rows in self.buckets:
             runner = self._runners[rows]
-            side = _cuda().Stream()
+            side = cuda_api().Stream()
             side.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(side):
                 for _ in range(2):
@@ -149,5 +146,6 @@ class FrameStep:
         return [*self.slots.tensors(), *self.depth.tensors()]
 
 
-def _cuda() -> Any:
-    return torch.cuda  # untyped constructors (Stream, Event) behind Any for mypy
+def cuda_api() -> Any:
+    """torch.cuda, whose Stream and Event constructors are untyped, behind Any for mypy."""
+    return torch.cuda

@@ -134,9 +134,8 @@ class GenerationWorker:
         elif (sentence := reply.take()) is not None:
             if not reply.continuity:
                 self.pipeline.reset_stream(occupant.slot)
-            step = self.pipeline.step
             try:
-                occupant.start(sentence, step.slots, step.backbone, step.sampling)
+                occupant.start(sentence, self.pipeline.step)
             except Exception as err:
                 reply.deliver(unavailable(err))
                 self._release(occupant, notify=False)
