@@ -31,12 +31,13 @@ class Resampler:
     def __init__(self, in_rate: int, out_rate: int) -> None:
         self.in_rate = in_rate
         self.out_rate = out_rate
-        self._resampler = (
-            None
-            if in_rate == out_rate
-            else av.AudioResampler(format="s16", layout="mono", rate=out_rate)
-        )
+        self._resampler = self._new()
         self._pts = 0
+
+    def _new(self) -> av.AudioResampler | None:
+        if self.in_rate == self.out_rate:
+            return None
+        return av.AudioResampler(format="s16", layout="mono", rate=self.out_rate)
 
     def process(self, samples: Pcm) -> Pcm:
         """Resample one block; may return fewer samples than expected until flushed."""
@@ -53,10 +54,12 @@ class Resampler:
         return frames_to_pcm(self._resampler.resample(frame))
 
     def flush(self) -> Pcm:
-        """Return the samples still held inside the resampler."""
+        """Return the samples still held inside the resampler; it is then ready for a new stream."""
         if self._resampler is None:
             return np.zeros(0, dtype=np.int16)
-        return frames_to_pcm(self._resampler.resample(None))
+        tail = frames_to_pcm(self._resampler.resample(None))
+        self._resampler, self._pts = self._new(), 0
+        return tail
 
 
 class Chunker:

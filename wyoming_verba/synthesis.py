@@ -129,7 +129,6 @@ async def _speak(
                 async for item in stream:
                     if isinstance(item, SentenceEnd):
                         pcm = resampler.flush()
-                        resampler = Resampler(engine.sample_rate, plan.output_rate)
                         feed.sentence_done()
                     else:
                         pcm = resampler.process(item)
@@ -138,8 +137,9 @@ async def _speak(
                         metrics.add_audio(len(chunk) // 2)
                         yield chunk
             break
-        except EngineUnavailableError as err:
-            if feed.audio_in_sentence or index == len(engines) - 1:
+        except EngineError as err:
+            fall_back = isinstance(err, EngineUnavailableError) and index < len(engines) - 1
+            if feed.audio_in_sentence or not fall_back:
                 raise _with_cause(err, failure) from err
             failure = err
             metrics.backend = f"{engines[-1].name}(fallback-from-{engine.name})"

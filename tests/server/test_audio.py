@@ -38,6 +38,17 @@ def test_resampler_keeps_length_and_frequency() -> None:
     assert abs(np.fft.rfftfreq(out.size, 1 / 16000)[np.argmax(spectrum)] - 1000) < 2
 
 
+def test_resampler_is_ready_for_the_next_stream_after_a_flush() -> None:
+    t = np.arange(24000) / 24000
+    tone = (np.sin(2 * np.pi * 1000 * t) * 10000).astype(np.int16)
+    resampler = Resampler(24000, 16000)
+    lengths = []
+    for _ in range(2):
+        out = np.concatenate([resampler.process(tone), resampler.flush()])
+        lengths.append(out.size)
+    assert all(abs(length - 16000) <= 32 for length in lengths)
+
+
 def test_same_rate_is_identity() -> None:
     block = np.arange(100, dtype=np.int16)
     assert Resampler(24000, 24000).process(block) is block

@@ -292,8 +292,19 @@ async def test_a_failing_compile_leaves_csm_working_uncompiled(
     assert len(audio_of(events)) // 2 == frame_budget("Hi.", 8) * 1920
 
 
+@pytest.mark.parametrize(
+    ("text", "edge_error"),
+    [
+        ("ERROR lights off.", "Edge TTS service error"),
+        ("NOAUDIO lights off.", "Edge TTS returned no audio"),
+    ],
+)
 async def test_when_the_fallback_fails_too_the_error_names_both_causes(
-    start_server: ServerFactory, csm_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    start_server: ServerFactory,
+    csm_config: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    text: str,
+    edge_error: str,
 ) -> None:
     server = await start_server(csm_config)
     await ready(server)
@@ -303,10 +314,10 @@ async def test_when_the_fallback_fails_too_the_error_names_both_causes(
 
     monkeypatch.setattr(FrameStep, "frame", out_of_memory)
     async with AsyncClient.from_uri(uri_of(server)) as client:
-        await client.write_event(Synthesize("ERROR lights off.").event())  # the fake fails it
+        await client.write_event(Synthesize(text).event())  # the fake fails it
         events = await read_until(client, "error")
-    text = events[-1].data["text"]
-    assert "Edge TTS service error" in text and "out of GPU memory" in text
+    message = events[-1].data["text"]
+    assert edge_error in message and "out of GPU memory" in message
 
 
 async def test_a_missing_model_directory_is_named(
