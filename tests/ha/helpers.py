@@ -7,8 +7,12 @@ import struct
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from unittest.mock import patch
 
 import numpy as np
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 from wyoming.event import Event
 from wyoming.info import Attribution, Describe, Info, TtsProgram, TtsVoice
 from wyoming.server import AsyncEventHandler, AsyncTcpServer
@@ -83,3 +87,14 @@ def wav_samples(data: bytes) -> tuple[int, int, np.ndarray]:
 def dominant_frequency(pcm: np.ndarray, rate: int) -> float:
     spectrum = np.abs(np.fft.rfft(pcm.astype(np.float32)))
     return float(np.fft.rfftfreq(pcm.size, 1 / rate)[int(np.argmax(spectrum))])
+
+
+@asynccontextmanager
+async def loaded_with(
+    hass: HomeAssistant, entry: MockConfigEntry, platform: Platform
+) -> AsyncIterator[MockConfigEntry]:
+    """The entry set up with only `platform` loaded."""
+    with patch("custom_components.verba.PLATFORMS", [platform]):
+        await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        yield entry

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from unittest.mock import patch
 
 import pytest
 from homeassistant.const import STATE_UNAVAILABLE, Platform
@@ -15,6 +14,7 @@ from syrupy.assertion import SnapshotAssertion
 from custom_components.verba.const import CONF_BACKEND, CONF_SPEAKER, CONF_VOICE
 
 from .fakes import FakeServers
+from .helpers import loaded_with
 
 BACKEND, VOICE, SPEAKER = (
     "select.verba_192_168_1_20_10200_backend",
@@ -27,10 +27,8 @@ BACKEND, VOICE, SPEAKER = (
 async def loaded(
     hass: HomeAssistant, servers: FakeServers, mock_entry: MockConfigEntry
 ) -> AsyncIterator[MockConfigEntry]:
-    with patch("custom_components.verba.PLATFORMS", [Platform.SELECT]):
-        await hass.config_entries.async_setup(mock_entry.entry_id)
-        await hass.async_block_till_done()
-        yield mock_entry
+    async with loaded_with(hass, mock_entry, Platform.SELECT) as entry:
+        yield entry
 
 
 async def select(hass: HomeAssistant, entity_id: str, option: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
-from unittest.mock import patch
 
 import pytest
 from homeassistant.components import tts
@@ -24,7 +23,7 @@ from custom_components.verba.const import (
 )
 
 from .fakes import HOST, PORT, CannotConnectError, FakeServers, Request
-from .helpers import wav_samples
+from .helpers import loaded_with, wav_samples
 
 ENTITY = "tts.verba_192_168_1_20_10200_speech"
 
@@ -33,10 +32,8 @@ ENTITY = "tts.verba_192_168_1_20_10200_speech"
 async def loaded(
     hass: HomeAssistant, servers: FakeServers, mock_entry: MockConfigEntry
 ) -> AsyncIterator[MockConfigEntry]:
-    with patch("custom_components.verba.PLATFORMS", [Platform.TTS]):
-        await hass.config_entries.async_setup(mock_entry.entry_id)
-        await hass.async_block_till_done()
-        yield mock_entry
+    async with loaded_with(hass, mock_entry, Platform.TTS) as entry:
+        yield entry
 
 
 def entity(hass: HomeAssistant) -> Any:
