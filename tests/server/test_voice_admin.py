@@ -18,6 +18,7 @@ from wyoming.tts import Synthesize, SynthesizeVoice
 from wyoming_verba.voice_events import MAX_CLIP_BYTES, VoiceCreate, VoiceDelete
 
 from .conftest import ServerFactory, audio_of, merge, read_until, uri_of
+from .process import run_cli, server_process
 from .raw import RawClient
 
 TRANSCRIPT = "I read stories."
@@ -243,3 +244,33 @@ async def test_a_huge_upload_is_refused_and_other_clients_stream_on(
     await raw.send(json.dumps({"type": "synthesize", "payload_length": 2_000_000}).encode() + b"\n")
     refusal = await raw.read_event()
     assert refusal is not None and "(1048576 bytes)" in refusal.data["text"]
+
+
+def test_cli_voice_add_and_delete(tiny_csm_dir: Path, tmp_path: Path) -> None:
+    config = {
+        "server": {"uri": "tcp://127.0.0.1:0", "zeroconf": False, "data_dir": str(tmp_path)},
+        "tts": {"backend": "csm", "engines": ["csm"], "fallback": "none"},
+        "csm": {
+            "model": str(tiny_csm_dir),
+            "device": "cpu",
+            "voice_uploads": True,
+            "anchor_speakers": False,
+        },
+    }
+    clip = write_clip(tmp_path / "phone.wav", clip_pcm(2.0, 16000), rate=16000)
+    with server_process(tmp_path, config, ["--no-zeroconf"]) as (_process, port, _log):
+        uri = ["--uri", f"tcp://127.0.0.1:{port}"]
+        for _ in range(120):  # the model loads in the background
+            if "csm ready" in run_cli("health", *uri).stdout:
+                break
+        added = run_cli("voice", "add", *uri, "--speaker", "1", "grandpa", str(clip), TRANSCRIPT)
+        assert (added.returncode, added.stdout) == (0, "created voice csm:grandpa\n"), added
+        assert "csm:grandpa" in run_cli("voices", *uri).stdout
+        again = run_cli("voice", "add", *uri, "grandpa", str(clip), TRANSCRIPT)
+        assert again.returncode == 1
+        assert "error: voice add grandpa: a voice named 'grandpa' exists" in again.stderr
+        missing = run_cli("voice", "add", *uri, "x", str(tmp_path / "none.mp3"), "Hi.")
+        assert missing.returncode == 1 and "cannot read the clip" in missing.stderr
+        deleted = run_cli("voice", "delete", *uri, "grandpa")
+        assert (deleted.returncode, deleted.stdout) == (0, "deleted voice csm:grandpa\n")
+        assert "csm:grandpa" not in run_cli("voices", *uri).stdout
