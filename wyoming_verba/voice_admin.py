@@ -114,6 +114,11 @@ class VoiceAdmin:
             code = getattr(err, "code", "bad-request")
             _LOGGER.info("Voice %s %s refused (%s): %s", action, name, code, err)
             return Error(text=str(err), code=code).event()
+        except Exception as err:  # a model failure must not end the connection
+            _LOGGER.error("Voice %s %s failed: %s: %s", action, name, type(err).__name__, err)
+            _LOGGER.debug("Voice %s failure", action, exc_info=err)
+            text = f"CSM could not encode the clip ({type(err).__name__}: {err}); see the log"
+            return Error(text=text, code="csm-failed").event()
         _LOGGER.info(
             "Voice %s %s done in %.2f s%s", action, name, time.monotonic() - started, detail
         )
@@ -154,7 +159,7 @@ class VoiceAdmin:
                 raise VoiceAdminError(
                     "name-taken", f"a voice named {request.name!r} exists; choose another name"
                 )
-            count = len(self._store.load())
+            count = self._store.count()
             if count >= self._max_voices:
                 raise VoiceAdminError(
                     "too-many-voices",

@@ -28,6 +28,16 @@ class VoiceStoreError(Exception):
     """A voice could not be written or removed; the message names the path and the cause."""
 
 
+def _check_clip(path: Path) -> None:
+    """A stored clip must be what save() writes: a bad one must not stop CSM from loading."""
+    if not path.is_file():
+        raise ValueError(f"{CLIP_FILE} is missing")
+    with wave.open(str(path), "rb") as wav:
+        shape = (wav.getframerate(), wav.getnchannels(), wav.getsampwidth())
+        if shape != (CLIP_RATE, 1, 2) or wav.getnframes() == 0:
+            raise ValueError(f"{CLIP_FILE} is not 24 kHz 16-bit mono audio")
+
+
 class VoiceStore:
     """The created voices under one folder."""
 
@@ -55,12 +65,17 @@ class VoiceStore:
                 raise ValueError("'transcript' must be a non-empty string")
             if isinstance(speaker, bool) or not isinstance(speaker, int) or speaker < 0:
                 raise ValueError("'speaker' must be a whole number")
-            if not (folder / CLIP_FILE).is_file():
-                raise ValueError(f"{CLIP_FILE} is missing")
-        except (OSError, ValueError, KeyError, TypeError) as err:
+            _check_clip(folder / CLIP_FILE)
+        except (OSError, ValueError, KeyError, TypeError, EOFError, wave.Error) as err:
             _LOGGER.warning("Skipping the stored CSM voice in %s: %s", folder, err)
             return None
         return CsmVoiceProfile(folder.name, speaker, folder / CLIP_FILE, transcript)
+
+    def count(self) -> int:
+        """How many voices are stored (readable or not: each takes a place)."""
+        if not self.root.is_dir():
+            return 0
+        return sum(1 for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
     def has(self, name: str) -> bool:
         """Whether a voice of that name is stored."""

@@ -70,9 +70,10 @@ def _entry(call: ServiceCall) -> VerbaConfigEntry:
         for entry in call.hass.config_entries.async_entries(DOMAIN)
         if entry.state is ConfigEntryState.LOADED and wanted in (None, entry.entry_id)
     ]
+    if wanted is not None and not loaded:
+        raise _error("entry_not_loaded", entry=str(wanted))
     if len(loaded) != 1:
-        key = "entry_not_loaded" if wanted is not None or not loaded else "entry_ambiguous"
-        raise _error(key, entry=str(wanted))
+        raise _error("entry_ambiguous" if loaded else "no_server")
     entry: VerbaConfigEntry = loaded[0]
     return entry
 

@@ -231,3 +231,13 @@ def test_services_yaml_fields_match_the_strings() -> None:
     assert {name: set(spec["fields"]) for name, spec in services.items()} == {
         name: set(spec["fields"]) for name, spec in strings.items()
     }
+
+
+async def test_the_server_must_be_set_up(hass: HomeAssistant, entry: Any, media: Path) -> None:
+    with pytest.raises(ServiceValidationError) as unknown:
+        await call(hass, "delete_voice", config_entry_id="nope", name="x")
+    assert unknown.value.translation_key == "entry_not_loaded"
+    await hass.config_entries.async_unload(entry.entry_id)
+    with pytest.raises(ServiceValidationError) as none:
+        await call(hass, "delete_voice", name="x")
+    assert none.value.translation_key == "no_server"

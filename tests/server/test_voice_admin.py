@@ -274,3 +274,26 @@ def test_cli_voice_add_and_delete(tiny_csm_dir: Path, tmp_path: Path) -> None:
         deleted = run_cli("voice", "delete", *uri, "grandpa")
         assert (deleted.returncode, deleted.stdout) == (0, "deleted voice csm:grandpa\n")
         assert "csm:grandpa" not in run_cli("voices", *uri).stdout
+
+
+async def test_creating_while_a_reply_speaks_leaves_that_reply_untouched(
+    start_server: ServerFactory, csm_config: dict[str, Any]
+) -> None:
+    server = await start_server(uploads(csm_config))
+    engine = await ready(server)
+    uri = uri_of(server)
+    text = "A longer sentence that keeps the model busy. And then a second one follows it."
+    async with AsyncClient.from_uri(uri) as alone:
+        await alone.write_event(Synthesize(text).event())
+        undisturbed = audio_of(await read_until(alone, "audio-stop"))
+    async with AsyncClient.from_uri(uri) as listener, AsyncClient.from_uri(uri) as maker:
+        await listener.write_event(Synthesize(text).event())
+        events = await read_until(listener, "audio-chunk")
+        await maker.write_event(create("meanwhile", seconds=30))
+        assert (await asyncio.wait_for(maker.read_event(), 60)).type == "verba-voice-created"  # type: ignore[union-attr]
+        steps_at_created = engine.generation_stats()["steps"]
+        events += await read_until(listener, "audio-stop")
+    # The voice was built while the reply was generating (continuity keeps its context in its
+    # slot), and greedy decoding gives that reply the very same audio as when it ran alone.
+    assert steps_at_created < engine.generation_stats()["steps"]
+    assert audio_of(events) == undisturbed

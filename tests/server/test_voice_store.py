@@ -70,3 +70,13 @@ def test_an_unusable_data_dir_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(VoiceStoreError, match="make server.data_dir writable"):
         VoiceStore(tmp_path).save("x", clip(), "Hi.", 0)
     assert VoiceStore(tmp_path).load() == []
+
+
+def test_a_damaged_clip_is_skipped_so_csm_still_loads(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = VoiceStore(tmp_path)
+    store.save("damaged", clip(), "Hi.", 0)
+    (tmp_path / "voices" / "damaged" / "clip.wav").write_bytes(b"RIFF\x00\x00")
+    assert store.load() == [] and store.count() == 1
+    assert "Skipping the stored CSM voice" in caplog.text
