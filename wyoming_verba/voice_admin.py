@@ -9,6 +9,7 @@ connection) keeps going meanwhile.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable
@@ -117,7 +118,7 @@ class VoiceAdmin:
         except Exception as err:  # a model failure must not end the connection
             _LOGGER.error("Voice %s %s failed: %s: %s", action, name, type(err).__name__, err)
             _LOGGER.debug("Voice %s failure", action, exc_info=err)
-            text = f"CSM could not encode the clip ({type(err).__name__}: {err}); see the log"
+            text = f"the voice could not be {action}d ({type(err).__name__}: {err}); see the log"
             return Error(text=text, code="csm-failed").event()
         _LOGGER.info(
             "Voice %s %s done in %.2f s%s", action, name, time.monotonic() - started, detail
@@ -173,7 +174,8 @@ class VoiceAdmin:
             try:
                 await _engine_call(engine.add_voice(profile, FREE_SLOT_WAIT_S))
             except BaseException:
-                await asyncio.to_thread(self._store.delete, request.name)
+                with contextlib.suppress(VoiceStoreError):
+                    await asyncio.to_thread(self._store.delete, request.name)
                 raise
         self._service.refresh_voices()
         detail = f" (clip {clip.size / CLIP_RATE:.1f} s, {len(request.transcript)} chars)"
