@@ -297,3 +297,20 @@ async def test_creating_while_a_reply_speaks_leaves_that_reply_untouched(
     # slot), and greedy decoding gives that reply the very same audio as when it ran alone.
     assert steps_at_created < engine.generation_stats()["steps"]
     assert audio_of(events) == undisturbed
+
+
+@pytest.mark.parametrize(
+    ("csm", "message"),
+    [
+        ({"voice_uploads": "yes"}, "config key csm.voice_uploads: expected bool"),
+        ({"max_voices": 0}, "config key csm.max_voices: value must be at least 1"),
+    ],
+)
+def test_voice_upload_keys_are_validated(csm: dict[str, Any], message: str) -> None:
+    from wyoming_verba.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError) as err:
+        parse_config({"csm": csm}, environ={})
+    assert str(err.value).startswith(message), err.value
+    defaults = parse_config({}, environ={}).csm
+    assert (defaults.voice_uploads, defaults.max_voices) == (False, 20)
