@@ -23,6 +23,7 @@ _HANDLERS = {
     "bench": commands.bench,
     "download": commands.download,
     "doctor": commands.doctor,
+    "voice": commands.voice,
 }
 
 
@@ -117,7 +118,28 @@ def _parser() -> argparse.ArgumentParser:
     doctor = command("doctor", "check torch, GPU, model, the Edge service and a running server")
     doctor.add_argument("--config", type=Path, help="YAML config file")
     doctor.add_argument("--uri", help="the running server to ask (default: from server.uri)")
+    _voice_arguments(command("voice", "add or delete a CSM voice on a running server"))
     return parser
+
+
+def _voice_arguments(voice: argparse.ArgumentParser) -> None:
+    """`voice add NAME CLIP TRANSCRIPT [--speaker N]` and `voice delete NAME`."""
+    actions = voice.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser(
+        "add",
+        help="create csm:NAME from a clip and its exact transcript (csm.voice_uploads: true)",
+        formatter_class=_HelpFormatter,
+    )
+    _add_uri(add)
+    add.add_argument("--speaker", type=_speaker, help="CSM speaker id of the voice (default 0)")
+    add.add_argument("name", help="voice name: letters, digits, _ . -")
+    add.add_argument("clip", type=Path, help="audio file, 1-30 s of one speaker (any format)")
+    add.add_argument("transcript", help="exactly the words spoken in the clip")
+    delete = actions.add_parser(
+        "delete", help="delete a voice created with `voice add`", formatter_class=_HelpFormatter
+    )
+    _add_uri(delete)
+    delete.add_argument("name", help="voice name")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -180,6 +180,24 @@ def bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def voice(args: argparse.Namespace) -> int:
+    """`voice add NAME CLIP TRANSCRIPT` / `voice delete NAME`: manage created CSM voices."""
+    from .voice_client import VoiceRequestError, create_voice, delete_voice
+
+    try:
+        if args.action == "add":
+            name = asyncio.run(
+                create_voice(args.uri, args.name, args.clip, args.transcript, args.speaker)
+            )
+            print(f"created voice csm:{name}")
+        else:
+            name = asyncio.run(delete_voice(args.uri, args.name))
+            print(f"deleted voice csm:{name}")
+    except VoiceRequestError as err:
+        raise CommandError(f"voice {args.action} {args.name}: {err}") from err
+    return 0
+
+
 def download(args: argparse.Namespace) -> int:
     """Fetch the CSM model (or check a local model directory)."""
     try:

@@ -105,6 +105,8 @@ class CsmConfig:
     max_batch: int = 4
     anchor_speakers: bool = True
     voices: tuple[CsmVoiceProfile, ...] = ()
+    voice_uploads: bool = False  # verba-voice-create/delete over the (unauthenticated) port
+    max_voices: int = 20  # voices created that way, at most
 
 
 @dataclass(frozen=True)

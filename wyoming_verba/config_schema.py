@@ -153,6 +153,8 @@ SCHEMA = vol.Schema(
             vol.Optional("max_batch"): vol.All(_int, vol.Range(min=1, max=64)),
             vol.Optional("anchor_speakers"): bool,
             vol.Optional("voices"): [_VOICE_PROFILE],
+            vol.Optional("voice_uploads"): bool,
+            vol.Optional("max_voices"): vol.All(_int, vol.Range(min=1, max=1000)),
         },
     }
 )

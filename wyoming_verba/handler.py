@@ -20,6 +20,7 @@ from .intake import RequestIntake
 from .request import Problem, SynthesisRequest
 from .responder import Responder
 from .service import SpeechService
+from .voice_admin import VoiceAdmin
 
 _LOGGER = logging.getLogger(__name__)
 _FAREWELL_TIMEOUT_S = 1.0  # a closing notice must not hold the connection (or a shutdown) long
@@ -35,10 +36,12 @@ class VerbaHandler(AsyncEventHandler):
         writer: asyncio.StreamWriter,
         service: SpeechService,
         config: ServerConfig,
+        voices: VoiceAdmin | None = None,
     ) -> None:
         super().__init__(reader, writer)
         self._service = service
         self._config = config
+        self._voices = voices
         self._queue: asyncio.Queue[SynthesisRequest] = asyncio.Queue()
         self._room = asyncio.Semaphore(config.max_pending_requests)
         self._in_flight = 0
@@ -134,7 +137,11 @@ class VerbaHandler(AsyncEventHandler):
         while (first := await self._next_event_start()) is not None:
             try:
                 event = await wire.read_event(
-                    self.reader, first, self._config.max_event_bytes, self._config.read_timeout_s
+                    self.reader,
+                    first,
+                    self._config.max_event_bytes,
+                    self._config.read_timeout_s,
+                    self._voices.payload_limits if self._voices is not None else None,
                 )
             except wire.ProtocolError as err:
                 _LOGGER.warning("Closing a connection after a malformed event: %s", err)
@@ -190,6 +197,8 @@ class VerbaHandler(AsyncEventHandler):
             await self._intake.stop_stream()
         elif Synthesize.is_type(event.type):
             await self._intake.synthesize(event.data)
+        elif self._voices is not None and self._voices.handles(event.type):
+            await self.write_event(await self._voices.answer(event))  # verba-voice-*
         else:
             _LOGGER.debug("Ignoring an event of type %s", echo(event.type))
         return True

@@ -15,6 +15,7 @@ from .handler import SHUTTING_DOWN, VerbaHandler
 from .identity import load_server_id
 from .request import Problem
 from .service import SpeechService, build_engines
+from .voice_admin import VoiceAdmin
 from .zeroconf import ZeroconfAdvertiser, advertised_address
 
 _LOGGER = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ class VerbaServer:
         self.service = SpeechService(
             config, engines if engines is not None else build_engines(config), self.server_id
         )
+        self.voice_admin = VoiceAdmin(config, self.service)
         self._listener: asyncio.Server | None = None
         self._handlers: dict[asyncio.Task[None], VerbaHandler] = {}
         self._admitted: set[VerbaHandler] = set()
@@ -44,6 +46,7 @@ class VerbaServer:
 
     async def start(self) -> None:
         """Start engines, listen, and advertise."""
+        self.voice_admin.load_stored()
         await self.service.start()
         uri = urlparse(self.config.server.uri)
         host = uri.hostname or "0.0.0.0"
@@ -62,7 +65,7 @@ class VerbaServer:
             await self._advertiser.start()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        handler = VerbaHandler(reader, writer, self.service, self.config.server)
+        handler = VerbaHandler(reader, writer, self.service, self.config.server, self.voice_admin)
         if self._stopping:
             await handler.refuse(SHUTTING_DOWN)
             return

@@ -55,6 +55,10 @@ class SpeechService:
         await asyncio.gather(*(engine.start() for engine in self.engines.values()))
         self._refresh()
 
+    def refresh_voices(self) -> None:
+        """Re-read every engine's voices (after a voice was created or deleted)."""
+        self._refresh()
+
     def _refresh(self) -> None:
         # The default backend's voices come first; each engine lists its default voice first.
         order = sorted(self.engines, key=lambda name: name != self._config.tts.backend)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from wyoming.event import Event
@@ -57,23 +58,31 @@ def _json_object(raw: bytes, what: str) -> dict[str, Any]:
 
 
 async def read_event(
-    reader: asyncio.StreamReader, first: bytes, max_bytes: int, timeout_s: float
+    reader: asyncio.StreamReader,
+    first: bytes,
+    max_bytes: int,
+    timeout_s: float,
+    payload_limits: Mapping[str, int] | None = None,
 ) -> Event | None:
     """Read the rest of an event whose first byte was `first`, within `timeout_s` seconds.
 
-    None when the client closed the connection mid-event; ProtocolError for anything malformed,
+    `payload_limits` gives some event types a payload bound of their own instead of `max_bytes`
+    (a voice clip upload is larger than any other event). None when the client closed the
+    connection mid-event; ProtocolError for anything malformed,
     oversized or late (ReadTimeoutError).
     """
     try:
         async with asyncio.timeout(timeout_s):
-            return await _read_rest(reader, first, max_bytes)
+            return await _read_rest(reader, first, max_bytes, payload_limits or {})
     except TimeoutError as err:
         raise ReadTimeoutError(
             f"an event was started but not completed within {timeout_s:g} s (server.read_timeout_s)"
         ) from err
 
 
-async def _read_rest(reader: asyncio.StreamReader, first: bytes, max_bytes: int) -> Event | None:
+async def _read_rest(
+    reader: asyncio.StreamReader, first: bytes, max_bytes: int, payload_limits: Mapping[str, int]
+) -> Event | None:
     try:
         line = first if first == b"\n" else first + await reader.readline()
     except (asyncio.LimitOverrunError, ValueError) as err:
@@ -84,7 +93,8 @@ async def _read_rest(reader: asyncio.StreamReader, first: bytes, max_bytes: int)
     if not isinstance(header.get("type"), str):
         raise ProtocolError("event header must have a 'type' string")
     data_length = _length(header, "data_length", max_bytes)
-    payload_length = _length(header, "payload_length", max_bytes)
+    payload_limit = payload_limits.get(header["type"], max_bytes)
+    payload_length = _length(header, "payload_length", payload_limit)
     data = header.get("data")
     if data is None:
         data = {}

@@ -11,6 +11,8 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_HOST, CONF_PORT, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.typing import ConfigType
 
 from .api import CannotConnectError, NotVerbaServerError, VerbaClient
 from .const import DOMAIN
@@ -31,6 +33,17 @@ class VerbaData:
 
 
 VerbaConfigEntry: TypeAlias = ConfigEntry[VerbaData]
+
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the verba.create_voice / verba.delete_voice actions."""
+    from .services import async_setup_services  # here: services imports this module
+
+    async_setup_services(hass)
+    return True
 
 
 def is_server_id(unique_id: str | None) -> bool:

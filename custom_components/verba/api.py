@@ -29,12 +29,17 @@ __all__ = [
     "SynthesisError",
     "Timings",
     "VerbaClient",
+    "VoiceRefusedError",
 ]
 
 SYNTHESIZE_START = "synthesize-start"
 SYNTHESIZE_CHUNK = "synthesize-chunk"
 SYNTHESIZE_STOP = "synthesize-stop"
 SYNTHESIZE_STOPPED = "synthesize-stopped"
+VOICE_CREATE = "verba-voice-create"  # the server's own events for CSM voices
+VOICE_CREATED = "verba-voice-created"
+VOICE_DELETE = "verba-voice-delete"
+VOICE_DELETED = "verba-voice-deleted"
 
 
 class CannotConnectError(Exception):
@@ -43,6 +48,10 @@ class CannotConnectError(Exception):
 
 class SynthesisError(Exception):
     """The server answered a request with an Error event; str() is the server's text."""
+
+
+class VoiceRefusedError(Exception):
+    """The server refused to create or delete a voice; str() is its reason."""
 
 
 @dataclass
@@ -93,6 +102,41 @@ class VerbaClient:
                             return parse_info(Info.from_event(event), event.data)
         except (OSError, TimeoutError) as err:
             raise CannotConnectError(str(err) or type(err).__name__) from err
+
+    async def create_voice(
+        self, name: str, transcript: str, speaker: int | None, pcm: bytes, rate: int
+    ) -> None:
+        """Upload a clip (16-bit mono PCM) and its transcript as CSM voice `name`; returns once
+        it can speak (VoiceRefusedError with the server's reason, CannotConnectError)."""
+        data: dict[str, object] = {
+            "name": name,
+            "transcript": transcript,
+            "rate": rate,
+            "width": 2,
+            "channels": 1,
+        }
+        if speaker is not None:
+            data["speaker"] = speaker
+        await self._voice_request(Event(VOICE_CREATE, data, pcm), VOICE_CREATED)
+
+    async def delete_voice(self, name: str) -> None:
+        """Delete a voice created with create_voice."""
+        await self._voice_request(Event(VOICE_DELETE, {"name": name}), VOICE_DELETED)
+
+    async def _voice_request(self, event: Event, expected: str) -> None:
+        try:
+            async with asyncio.timeout(READ_TIMEOUT):
+                async with AsyncTcpClient(self.host, self.port) as client:
+                    await client.write_event(event)
+                    answer = await client.read_event()
+        except (OSError, TimeoutError) as err:
+            raise CannotConnectError(str(err) or type(err).__name__) from err
+        if answer is None:
+            raise CannotConnectError("the server closed the connection")
+        if Error.is_type(answer.type):
+            raise VoiceRefusedError(Error.from_event(answer).text)
+        if answer.type != expected:
+            raise CannotConnectError(f"unexpected answer {answer.type!r} (server too old?)")
 
     async def stream(
         self,

@@ -9,12 +9,14 @@ from homeassistant.components.select import SelectEntity, SelectEntityDescriptio
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import VerbaConfigEntry
 from .const import CONF_BACKEND, CONF_SPEAKER, CONF_VOICE, SPEAKER_DEFAULT, SPEAKERS
 from .entity import VerbaEntity
 from .models import ServerInfo
+from .services import voices_changed_signal
 from .settings import Settings
 
 PARALLEL_UPDATES = 0
@@ -97,6 +99,9 @@ class VerbaSelect(VerbaEntity, SelectEntity):
         """Follow option changes from the options flow and the other selects."""
         await super().async_added_to_hass()
         self.async_on_remove(self._entry.add_update_listener(self._options_changed))
+        # A voice created or deleted through verba.create_voice / delete_voice changes the list.
+        signal = voices_changed_signal(self._entry.entry_id)
+        self.async_on_remove(async_dispatcher_connect(self.hass, signal, self.async_write_ha_state))
 
     async def _options_changed(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
         self.async_write_ha_state()

@@ -26,6 +26,7 @@ from ..base import (
     SentenceEnd,
 )
 from .fitting import SentenceFitter
+from .live_profiles import build_live_prefix, check_profile
 from .loading import load_model
 from .replies import END, Delivery, Reply
 from .runtime import CsmRuntime, build_runtime, prepare_step, should_compile
@@ -48,6 +49,7 @@ class CsmEngine:
     def __init__(self, config: CsmConfig) -> None:
         self._config = config
         self._profiles = {profile.name: profile for profile in config.voices}
+        self._configured = frozenset(self._profiles)  # csm.voices: never removed at run time
         self._prefixes: dict[str, VoicePrefix] = {}
         self._anchors: dict[int, VoicePrefix] = {}
         self._loading: asyncio.Task[None] | None = None
@@ -107,7 +109,7 @@ class CsmEngine:
         self._runtime = runtime
         compile_step = should_compile(config.compile, loaded.device)
         await runtime.on_thread(partial(prepare_step, runtime, compile_step, config.cuda_graphs))
-        for profile in config.voices:
+        for profile in list(self._profiles.values()):
             if profile.reference_audio is not None and profile.reference_text is not None:
                 _LOGGER.info("Building CSM voice %s from %s", profile.name, profile.reference_audio)
                 build = partial(
@@ -154,9 +156,46 @@ class CsmEngine:
         ]
         voices += [
             VoiceInfo("csm", p.name, f"CSM voice {p.name} (speaker {p.speaker})", ("en",))
-            for p in self._config.voices
+            for p in self._profiles.values()
         ]
         return voices
+
+    # Voices created at run time (verba-voice-create); the rules live in live_profiles.py.
+    def add_stored_voices(self, profiles: list[CsmVoiceProfile]) -> list[str]:
+        """Before start: add stored profiles (built while loading); returns the names skipped
+        because csm.voices already has them."""
+        clashes = [p.name for p in profiles if p.name in self._profiles]
+        self._profiles.update((p.name, p) for p in profiles if p.name not in clashes)
+        return clashes
+
+    def voice_origin(self, name: str) -> str | None:
+        """'config' (csm.voices), 'created', or None for no such profile."""
+        if name not in self._profiles:
+            return None
+        return "config" if name in self._configured else "created"
+
+    async def check_voice(self, samples: int, transcript: str, speaker: int) -> None:
+        """ProfileError unless a 24 kHz clip of `samples` + transcript make a usable voice."""
+        runtime = self._runtime
+        if runtime is None:
+            raise EngineUnavailableError("CSM is not loaded")
+        check = partial(check_profile, runtime.prompts, samples, transcript, speaker)
+        await asyncio.to_thread(check, self._config.max_audio_s)
+
+    async def add_voice(self, profile: CsmVoiceProfile, wait_s: float) -> None:
+        """Encode and prefill a new profile on the generation thread; it speaks at once."""
+        runtime = self._runtime
+        if runtime is None:
+            raise EngineUnavailableError("CSM is not loaded")
+        self._prefixes[profile.name] = await build_live_prefix(runtime, profile, wait_s)
+        self._profiles[profile.name] = profile
+
+    def remove_voice(self, name: str) -> None:
+        """Forget a created profile (replies already speaking with it finish)."""
+        if name in self._configured:
+            raise EngineError(f"voice {name!r} comes from csm.voices in the config file")
+        self._profiles.pop(name, None)
+        self._prefixes.pop(name, None)
 
     def default_voice(self) -> VoiceChoice:
         """csm:speaker-<csm.speaker>."""

@@ -55,9 +55,14 @@ class PromptBuilder:
 
     @torch.no_grad()
     def build_prefix(
-        self, name: str, speaker: int, reference_audio: Path, reference_text: str
+        self,
+        name: str,
+        speaker: int,
+        reference_audio: Path,
+        reference_text: str,
+        slot: int = _SLOT,
     ) -> VoicePrefix:
-        """Encode and prefill a reference turn (text + audio + end-of-audio) once."""
+        """Encode and prefill a reference turn (text + audio + end-of-audio) once, in `slot`."""
         audio = load_reference_audio(reference_audio)
         turn = [
             {
@@ -73,8 +78,8 @@ class PromptBuilder:
         embeds = backbone.embed_prompt(
             encoded["input_ids"], encoded.get("input_values"), encoded.get("input_values_cutoffs")
         )
-        backbone.prefill(self._step.slots, _SLOT, 0, embeds)
-        return self._step.slots.export_prefix(_SLOT, int(embeds.shape[1]), name, speaker)
+        backbone.prefill(self._step.slots, slot, 0, embeds)
+        return self._step.slots.export_prefix(slot, int(embeds.shape[1]), name, speaker)
 
     @torch.no_grad()
     def build_anchor(self, speaker: int, text: str, max_frames: int, seed: int) -> VoicePrefix:

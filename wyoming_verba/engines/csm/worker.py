@@ -69,6 +69,10 @@ class GenerationWorker:
         self._wake.set()
         return future
 
+    def free_slot(self) -> int | None:
+        """A slot no reply holds; only meaningful on the generation thread (inside call())."""
+        return next((i for i, o in enumerate(self._slots) if o is None), None)
+
     def stop(self) -> None:
         """Stop after the current step; replies still held get END."""
         self._stopping.set()
