@@ -3,25 +3,34 @@
 from __future__ import annotations
 
 import copy
+import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import voluptuous as vol
-import yaml
 
+from .config_file import ConfigError, read_yaml_file
 from .config_schema import (
     ENGINE_ALIASES,
     ENGINE_NAMES,
     SCHEMA,
     format_invalid,
 )
+from .echo import echo, one_line
+
+__all__ = ["Config", "ConfigError", "Overrides", "load_config", "parse_config"]
 
 
-class ConfigError(Exception):
-    """The configuration is invalid; the message names the key and what is expected."""
+_SPEAKER_DIGITS = re.compile(r"[0-9]{1,9}")  # ASCII digits: str.isdigit() also takes '²'
+_VARIABLES = {
+    "tts.backend": "TTS_BACKEND",
+    "csm.speaker": "SESAME_SPEAKER_ID",
+    "server.data_dir": "VERBA_DATA_DIR",
+}
 
 
 @dataclass(frozen=True)
@@ -150,7 +159,8 @@ def _section(parent: dict[str, Any], key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, str]:
+    """Write the environment's values into raw; returns {config key: variable} for messages."""
     backend = environ.get("TTS_BACKEND", "").strip()
     if backend:
         engine = ENGINE_ALIASES.get(backend.lower(), backend.lower())
@@ -162,18 +172,32 @@ def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
         _section(raw, "tts")["backend"] = engine
     speaker = environ.get("SESAME_SPEAKER_ID", "").strip()
     if speaker:
-        if not speaker.isdigit():
+        if not _SPEAKER_DIGITS.fullmatch(speaker):
+            expected = "at most 9 digits" if speaker.isascii() and speaker.isdigit() else "0 or more"
             raise ConfigError(
-                "environment variable SESAME_SPEAKER_ID: expected a whole number, 0 or more "
-                f"(got {speaker!r})"
+                f"environment variable SESAME_SPEAKER_ID: expected a whole number, {expected} "
+                f"(got {echo(speaker)})"
             )
         _section(raw, "csm")["speaker"] = int(speaker)
     data_dir = environ.get("VERBA_DATA_DIR", "").strip()
     if data_dir:
         _section(raw, "server")["data_dir"] = data_dir
+    variables = {"tts.backend": backend, "csm.speaker": speaker, "server.data_dir": data_dir}
+    return {
+        key: f"environment variable {_VARIABLES[key]}" for key, value in variables.items() if value
+    }
 
 
-def _apply_overrides(raw: dict[str, Any], overrides: Overrides) -> None:
+_FLAGS = {
+    "uri": ("server.uri", "flag --uri"),
+    "backend": ("tts.backend", "flag --backend"),
+    "zeroconf_name": ("server.zeroconf.name", "flag --zeroconf"),
+    "zeroconf_host": ("server.zeroconf.host", "flag --zeroconf-host"),
+}
+
+
+def _apply_overrides(raw: dict[str, Any], overrides: Overrides) -> dict[str, str]:
+    """Write the flags' values into raw; returns {config key: flag} for the flags given."""
     server = _section(raw, "server")
     if overrides.uri is not None:
         server["uri"] = overrides.uri
@@ -188,13 +212,38 @@ def _apply_overrides(raw: dict[str, Any], overrides: Overrides) -> None:
         zeroconf["host"] = overrides.zeroconf_host
     if overrides.backend is not None:
         _section(raw, "tts")["backend"] = overrides.backend
+    return {
+        key: flag for name, (key, flag) in _FLAGS.items() if getattr(overrides, name) is not None
+    }
 
 
-def _build(data: dict[str, Any], overrides: Overrides) -> Config:
+def check_log_format(text: str) -> str:
+    """The format, if logging can format a record with it; ConfigError naming --log-format."""
+    record = logging.makeLogRecord({"msg": "message", "levelname": "INFO", "name": "verba"})
+    try:
+        logging.Formatter(text).format(record)
+    except (ValueError, KeyError, TypeError, IndexError) as err:
+        raise ConfigError(
+            f"flag --log-format: not a usable logging format ({type(err).__name__}: "
+            f"{one_line(str(err), 80)}); use %(name)s fields such as %(asctime)s %(levelname)s "
+            "%(message)s"
+        ) from err
+    return text
+
+
+def _data_dir(value: str, sources: Mapping[str, str]) -> Path:
+    try:
+        return Path(value).expanduser()
+    except RuntimeError as err:  # ~user that does not exist
+        where = sources.get("server.data_dir", "config key server.data_dir")
+        raise ConfigError(f"{where}: cannot expand {echo(value)}: {err}") from err
+
+
+def _build(data: dict[str, Any], overrides: Overrides, sources: Mapping[str, str]) -> Config:
     server_data = dict(data["server"])
     zeroconf = ZeroconfConfig(**server_data.pop("zeroconf"))
     if "data_dir" in server_data:
-        server_data["data_dir"] = Path(server_data["data_dir"]).expanduser()
+        server_data["data_dir"] = _data_dir(server_data["data_dir"], sources)
     server = ServerConfig(zeroconf=zeroconf, **server_data)
 
     tts_data = dict(data["tts"])
@@ -222,7 +271,7 @@ def _build(data: dict[str, Any], overrides: Overrides) -> Config:
 
     log = LogConfig(
         debug=bool(overrides.debug),
-        format=overrides.log_format or LogConfig.format,
+        format=check_log_format(overrides.log_format or LogConfig.format),
     )
     return Config(server=server, tts=tts, edge=EdgeConfig(**data["edge"]), csm=csm, log=log)
 
@@ -239,13 +288,15 @@ def parse_config(
     data: dict[str, Any] = copy.deepcopy(dict(raw or {}))
     for name in ("server", "tts", "edge", "csm"):
         _section(data, name)  # an empty section (`csm:` with every key commented out) is {}
-    _apply_environment(data, os.environ if environ is None else environ)
-    _apply_overrides(data, overrides)
+    sources = _apply_environment(data, os.environ if environ is None else environ)
+    sources.update(_apply_overrides(data, overrides))
     try:
         validated = SCHEMA(data)
     except vol.MultipleInvalid as err:
-        raise ConfigError(format_invalid(err.errors[0], data)) from err
-    return _build(validated, overrides)
+        raise ConfigError(format_invalid(err.errors[0], data, sources)) from err
+    except RecursionError as err:
+        raise ConfigError("config file: nested too deeply (a config is a few levels deep)") from err
+    return _build(validated, overrides, sources)
 
 
 def load_config(
@@ -256,17 +307,7 @@ def load_config(
     """Read a YAML file (or nothing, for defaults) and return the validated Config."""
     raw: Any = {}
     if path is not None:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as err:
-            raise ConfigError(f"config file {path}: cannot read it ({err.strerror})") from err
-        try:
-            raw = yaml.safe_load(text) or {}
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(err, "problem", None) or "syntax error"
-            raise ConfigError(f"config file {path}: not valid YAML{where}: {problem}") from err
+        raw = read_yaml_file(path)
         if not isinstance(raw, dict):
             raise ConfigError(
                 f"config file {path}: expected a mapping of sections (server, tts, edge, csm)"
