@@ -167,7 +167,7 @@ def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[
         if engine not in ENGINE_NAMES:
             raise ConfigError(
                 f"environment variable TTS_BACKEND: expected {' or '.join(ENGINE_NAMES)} "
-                f"(got {backend!r})"
+                f"(got {echo(backend)})"
             )
         _section(raw, "tts")["backend"] = engine
     speaker = environ.get("SESAME_SPEAKER_ID", "").strip()
