@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import logging
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,24 +12,15 @@ from typing import Any
 
 import voluptuous as vol
 
+from .config_environment import apply_environment, section
 from .config_file import ConfigError, read_yaml_file
 from .config_schema import (
-    ENGINE_ALIASES,
-    ENGINE_NAMES,
     SCHEMA,
     format_invalid,
 )
 from .echo import echo, one_line
 
 __all__ = ["Config", "ConfigError", "Overrides", "load_config", "parse_config"]
-
-
-_SPEAKER_DIGITS = re.compile(r"[0-9]{1,9}")  # ASCII digits: str.isdigit() also takes '²'
-_VARIABLES = {
-    "tts.backend": "TTS_BACKEND",
-    "csm.speaker": "SESAME_SPEAKER_ID",
-    "server.data_dir": "VERBA_DATA_DIR",
-}
 
 
 @dataclass(frozen=True)
@@ -148,46 +138,6 @@ class Overrides:
     log_format: str | None = None
 
 
-def _section(parent: dict[str, Any], key: str) -> dict[str, Any]:
-    """parent[key] as a dict to write into; an empty YAML section (null) becomes {}.
-
-    A value of the wrong type is left for the schema to report; writes then go nowhere.
-    """
-    value = parent.get(key)
-    if value is None:
-        value = parent[key] = {}
-    return value if isinstance(value, dict) else {}
-
-
-def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, str]:
-    """Write the environment's values into raw; returns {config key: variable} for messages."""
-    backend = environ.get("TTS_BACKEND", "").strip()
-    if backend:
-        engine = ENGINE_ALIASES.get(backend.lower(), backend.lower())
-        if engine not in ENGINE_NAMES:
-            raise ConfigError(
-                f"environment variable TTS_BACKEND: expected {' or '.join(ENGINE_NAMES)} "
-                f"(got {echo(backend)})"
-            )
-        _section(raw, "tts")["backend"] = engine
-    speaker = environ.get("SESAME_SPEAKER_ID", "").strip()
-    if speaker:
-        if not _SPEAKER_DIGITS.fullmatch(speaker):
-            expected = "at most 9 digits" if speaker.isascii() and speaker.isdigit() else "0 or more"
-            raise ConfigError(
-                f"environment variable SESAME_SPEAKER_ID: expected a whole number, {expected} "
-                f"(got {echo(speaker)})"
-            )
-        _section(raw, "csm")["speaker"] = int(speaker)
-    data_dir = environ.get("VERBA_DATA_DIR", "").strip()
-    if data_dir:
-        _section(raw, "server")["data_dir"] = data_dir
-    variables = {"tts.backend": backend, "csm.speaker": speaker, "server.data_dir": data_dir}
-    return {
-        key: f"environment variable {_VARIABLES[key]}" for key, value in variables.items() if value
-    }
-
-
 _FLAGS = {
     "uri": ("server.uri", "flag --uri"),
     "backend": ("tts.backend", "flag --backend"),
@@ -198,12 +148,12 @@ _FLAGS = {
 
 def _apply_overrides(raw: dict[str, Any], overrides: Overrides) -> dict[str, str]:
     """Write the flags' values into raw; returns {config key: flag} for the flags given."""
-    server = _section(raw, "server")
+    server = section(raw, "server")
     if overrides.uri is not None:
         server["uri"] = overrides.uri
     if isinstance(server.get("zeroconf"), bool):  # the `zeroconf: false` shorthand
         server["zeroconf"] = {"enabled": server["zeroconf"]}
-    zeroconf = _section(server, "zeroconf")
+    zeroconf = section(server, "zeroconf")
     if overrides.zeroconf is not None:
         zeroconf["enabled"] = overrides.zeroconf
     if overrides.zeroconf_name is not None:
@@ -211,7 +161,7 @@ def _apply_overrides(raw: dict[str, Any], overrides: Overrides) -> dict[str, str
     if overrides.zeroconf_host is not None:
         zeroconf["host"] = overrides.zeroconf_host
     if overrides.backend is not None:
-        _section(raw, "tts")["backend"] = overrides.backend
+        section(raw, "tts")["backend"] = overrides.backend
     return {
         key: flag for name, (key, flag) in _FLAGS.items() if getattr(overrides, name) is not None
     }
@@ -287,8 +237,8 @@ def parse_config(
         raise ConfigError("config file: expected a mapping of sections (server, tts, edge, csm)")
     data: dict[str, Any] = copy.deepcopy(dict(raw or {}))
     for name in ("server", "tts", "edge", "csm"):
-        _section(data, name)  # an empty section (`csm:` with every key commented out) is {}
-    sources = _apply_environment(data, os.environ if environ is None else environ)
+        section(data, name)  # an empty section (`csm:` with every key commented out) is {}
+    sources = apply_environment(data, os.environ if environ is None else environ)
     sources.update(_apply_overrides(data, overrides))
     try:
         validated = SCHEMA(data)
