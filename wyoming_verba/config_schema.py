@@ -209,7 +209,7 @@ SCHEMA = vol.Schema(
         },
         vol.Optional("csm", default={}): {
             vol.Optional("model"): vol.All(_STR, _checked(_no_control)),
-            vol.Optional("device"): vol.Any("auto", "cuda", "cpu", vol.Match(r"^cuda:\d+$")),
+            vol.Optional("device"): vol.Any("auto", "cuda", "cpu", vol.Match(r"cuda:\d{1,3}\Z")),
             vol.Optional("dtype"): vol.Any("bfloat16", "float16", "float32"),
             vol.Optional("speaker"): vol.All(_int, vol.Range(min=0, max=_MAX_SPEAKER)),
             vol.Optional("max_audio_s"): vol.All(_number, vol.Range(min=0.5, max=160)),

@@ -65,6 +65,7 @@ def _assert_one_line(result, *needles: str) -> None:  # type: ignore[no-untyped-
         ({"server": {"zeroconf": {"name": "ü" * 40}}}, ["server.zeroconf.name", "63 bytes"]),
         ({"server": {"data_dir": "~nobody-here/x"}}, ["server.data_dir", "cannot expand"]),
         ({"csm": {"speaker": 10**30}}, ["config key csm.speaker", "at most"]),
+        ({"csm": {"device": "cuda:0\n"}}, ["config key csm.device"]),
     ],
 )
 def test_bad_config_values(tmp_path: Path, config: object, needles: list[str]) -> None:
