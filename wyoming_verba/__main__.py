@@ -50,8 +50,22 @@ def _positive_int(value: str) -> int:
     return int(value)
 
 
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds <= 86_400:
+        raise argparse.ArgumentTypeError(f"expected seconds, above 0 (got {value!r})")
+    return seconds
+
+
 def _add_uri(parser: argparse.ArgumentParser, default: str = DEFAULT_URI) -> None:
     parser.add_argument("--uri", default=default, help="the server's address")
+
+
+def _add_timeout(parser: argparse.ArgumentParser, default: float, text: str) -> None:
+    parser.add_argument("--timeout", type=_seconds, default=default, help=text)
 
 
 def _serve_arguments(serve: argparse.ArgumentParser) -> None:
@@ -69,6 +83,11 @@ def _serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--zeroconf-host", help="address to advertise (default: this host's)")
     serve.add_argument("--debug", action="store_true", help="log at DEBUG level")
     serve.add_argument("--log-format", help="Python logging format string")
+    serve.add_argument(
+        "--check-config",
+        action="store_true",
+        help="validate the config file, environment and flags, then exit (0 = valid)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -92,16 +111,17 @@ def _parser() -> argparse.ArgumentParser:
         "--speaker", type=_speaker, help="CSM speaker id (without --voice: for the default voice)"
     )
     say.add_argument("-o", "--output", type=Path, default=Path("out.wav"), help="WAV file")
+    _add_timeout(say, 30, "seconds to wait for the connection and for each reply from the server")
     say.add_argument("text", help="the text to speak")
 
     voices = command("voices", "list a running server's voices with their languages")
     _add_uri(voices)
     voices.add_argument("--language", help="only voices of this language, e.g. de or de-AT")
-    voices.add_argument("--timeout", type=float, default=5, help="seconds to wait")
+    _add_timeout(voices, 5, "seconds to wait")
 
     health = command("health", "exit 0 if the server answers Describe; show each engine's state")
     _add_uri(health, os.environ.get("VERBA_HEALTH_URI", DEFAULT_URI))
-    health.add_argument("--timeout", type=float, default=5, help="seconds to wait")
+    _add_timeout(health, 5, "seconds to wait")
 
     bench = command("bench", "measure latency and real-time factor per voice against a server")
     _add_uri(bench)
@@ -152,7 +172,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point for `wyoming-verba` and `python -m wyoming_verba`."""
-    args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    problem = commands.client_uri_problem(args, argv)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         return _HANDLERS[args.command](args)
     except ConfigError as err:

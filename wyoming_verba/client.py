@@ -6,6 +6,7 @@ Used by `say`, `bench`, `voices`, `health` and `doctor`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import wave
 from dataclasses import dataclass, field
@@ -75,12 +76,19 @@ async def synthesize(
     speaker: int | None = None,
     timeout_s: float = 120,
 ) -> Synthesis:
-    """Send one `synthesize` and collect the audio until audio-stop."""
+    """Send one `synthesize` and collect the audio until audio-stop.
+
+    Every wait (connecting, sending, each event back) is bounded by timeout_s: TimeoutError.
+    """
 
     result = Synthesis()
     started = time.perf_counter()
-    async with AsyncClient.from_uri(uri) as client:
-        await client.write_event(synthesize_event(text, voice, speaker))
+    client = AsyncClient.from_uri(uri)
+    await asyncio.wait_for(client.connect(), timeout_s)
+    try:
+        await asyncio.wait_for(
+            client.write_event(synthesize_event(text, voice, speaker)), timeout_s
+        )
         while True:
             event = await asyncio.wait_for(client.read_event(), timeout_s)
             if event is None:
@@ -98,6 +106,9 @@ async def synthesize(
                 result.audio.extend(chunk.audio)
             elif AudioStop.is_type(event.type):
                 break
+    finally:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(client.disconnect(), timeout_s)
     result.total_s = time.perf_counter() - started
     return result
 

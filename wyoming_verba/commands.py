@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from .config import Config, Overrides, load_config
+from .uris import parse_tcp_uri
 
 _LISTEN_ERRNOS = {errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES}
 
@@ -40,8 +41,12 @@ def serve_config(args: argparse.Namespace) -> Config:
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Run the server until SIGTERM/SIGINT."""
+    """Run the server until SIGTERM/SIGINT (or, with --check-config, only validate)."""
     config = serve_config(args)
+    if args.check_config:
+        engines = ", ".join(config.tts.engines)
+        print(f"config valid: engines {engines}, listening on {config.server.uri}")
+        return 0
     logging.basicConfig(
         level=logging.DEBUG if config.log.debug else logging.INFO, format=config.log.format
     )
@@ -72,13 +77,28 @@ def listen_problem(uri: str, err: OSError) -> str:
     return f"cannot listen on {uri} (server.uri / --uri): {reason}"
 
 
+def client_uri_problem(args: argparse.Namespace, argv: list[str]) -> str | None:
+    """What is wrong with a client command's --uri (None when it is fine or not a client one)."""
+    uri = getattr(args, "uri", None)
+    if args.command == "serve" or uri is None:
+        return None
+    try:
+        parse_tcp_uri(uri, min_port=1)
+    except ValueError as err:
+        flag = "VERBA_HEALTH_URI" if args.command == "health" and "--uri" not in argv else "--uri"
+        return f"{flag} {uri!r}: {err}"
+    return None
+
+
 def connection_problem(args: argparse.Namespace, err: OSError | TimeoutError) -> str:
     """A client command could not talk to the server: which server, and why."""
     uri = getattr(args, "uri", None)
     if isinstance(err, ConnectionRefusedError):
         reason = "nothing listens there; is the server running? (check --uri)"
     elif isinstance(err, TimeoutError):
-        reason = "no answer in time; is it a Wyoming server, and is it overloaded?"
+        waited = getattr(args, "timeout", None)
+        within = f" within {waited:g} s (--timeout)" if waited else " in time"
+        reason = f"no answer{within}; is it a Wyoming server, and is it overloaded?"
     elif isinstance(err, socket.gaierror):
         reason = f"unknown host ({err.strerror})"
     else:
@@ -100,16 +120,26 @@ def say(args: argparse.Namespace) -> int:
     """Synthesize text through a server into a WAV file."""
     from .client import synthesize
 
+    try:
+        args.text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise CommandError(
+            f"the text is not valid UTF-8 (byte {err.start}); check the terminal's encoding "
+            "(LANG / LC_ALL)"
+        ) from err
     _check_output(args.output)
-    result = asyncio.run(synthesize(args.uri, args.text, args.voice, args.speaker))
+    result = asyncio.run(synthesize(args.uri, args.text, args.voice, args.speaker, args.timeout))
     try:
         result.write_wav(args.output)
     except OSError as err:
         raise CommandError(f"cannot write {args.output}: {err.strerror or err}") from err
-    first = result.first_audio_s if result.first_audio_s is not None else float("nan")
+    if result.first_audio_s is None:
+        timing = "no audio (nothing in the text to speak)"
+    else:
+        timing = f"first audio {result.first_audio_s * 1000:.0f} ms"
     print(
         f"wrote {args.output}: {result.audio_s:.2f} s of audio at {result.rate} Hz; "
-        f"first audio {first * 1000:.0f} ms, total {result.total_s * 1000:.0f} ms"
+        f"{timing}, total {result.total_s * 1000:.0f} ms"
     )
     return 0
 
@@ -171,12 +201,20 @@ def bench(args: argparse.Namespace) -> int:
         text = args.text or DEFAULT_TEXT
         return [await bench_voice(args.uri, voice, text, args.runs) for voice in args.voice]
 
+    outputs = [path for path in (args.json, args.plot) if path is not None]
+    for path in outputs:
+        _check_output(path)  # before the runs: a typo must not cost them, nor blame the server
     rows = asyncio.run(run())
     print(format_table(rows))
-    if args.json:
-        write_json(rows, args.json)
-    if args.plot:
-        write_plot(rows, args.plot)
+    try:
+        if args.json:
+            write_json(rows, args.json)
+        if args.plot:
+            write_plot(rows, args.plot)
+    except OSError as err:
+        raise CommandError(
+            f"cannot write {err.filename or outputs[0]}: {err.strerror or err}"
+        ) from err
     return 0
 
 

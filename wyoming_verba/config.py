@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -10,18 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import voluptuous as vol
-import yaml
 
+from .config_environment import apply_environment, section
+from .config_file import ConfigError, read_yaml_file
 from .config_schema import (
-    ENGINE_ALIASES,
-    ENGINE_NAMES,
     SCHEMA,
     format_invalid,
 )
+from .echo import echo, one_line
 
-
-class ConfigError(Exception):
-    """The configuration is invalid; the message names the key and what is expected."""
+__all__ = ["Config", "ConfigError", "Overrides", "load_config", "parse_config"]
 
 
 @dataclass(frozen=True)
@@ -141,47 +140,22 @@ class Overrides:
     log_format: str | None = None
 
 
-def _section(parent: dict[str, Any], key: str) -> dict[str, Any]:
-    """parent[key] as a dict to write into; an empty YAML section (null) becomes {}.
-
-    A value of the wrong type is left for the schema to report; writes then go nowhere.
-    """
-    value = parent.get(key)
-    if value is None:
-        value = parent[key] = {}
-    return value if isinstance(value, dict) else {}
+_FLAGS = {
+    "uri": ("server.uri", "flag --uri"),
+    "backend": ("tts.backend", "flag --backend"),
+    "zeroconf_name": ("server.zeroconf.name", "flag --zeroconf"),
+    "zeroconf_host": ("server.zeroconf.host", "flag --zeroconf-host"),
+}
 
 
-def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
-    backend = environ.get("TTS_BACKEND", "").strip()
-    if backend:
-        engine = ENGINE_ALIASES.get(backend.lower(), backend.lower())
-        if engine not in ENGINE_NAMES:
-            raise ConfigError(
-                f"environment variable TTS_BACKEND: expected {' or '.join(ENGINE_NAMES)} "
-                f"(got {backend!r})"
-            )
-        _section(raw, "tts")["backend"] = engine
-    speaker = environ.get("SESAME_SPEAKER_ID", "").strip()
-    if speaker:
-        if not speaker.isdigit():
-            raise ConfigError(
-                "environment variable SESAME_SPEAKER_ID: expected a whole number, 0 or more "
-                f"(got {speaker!r})"
-            )
-        _section(raw, "csm")["speaker"] = int(speaker)
-    data_dir = environ.get("VERBA_DATA_DIR", "").strip()
-    if data_dir:
-        _section(raw, "server")["data_dir"] = data_dir
-
-
-def _apply_overrides(raw: dict[str, Any], overrides: Overrides) -> None:
-    server = _section(raw, "server")
+def _apply_overrides(raw: dict[str, Any], overrides: Overrides) -> dict[str, str]:
+    """Write the flags' values into raw; returns {config key: flag} for the flags given."""
+    server = section(raw, "server")
     if overrides.uri is not None:
         server["uri"] = overrides.uri
     if isinstance(server.get("zeroconf"), bool):  # the `zeroconf: false` shorthand
         server["zeroconf"] = {"enabled": server["zeroconf"]}
-    zeroconf = _section(server, "zeroconf")
+    zeroconf = section(server, "zeroconf")
     if overrides.zeroconf is not None:
         zeroconf["enabled"] = overrides.zeroconf
     if overrides.zeroconf_name is not None:
@@ -189,14 +163,39 @@ def _apply_overrides(raw: dict[str, Any], overrides: Overrides) -> None:
     if overrides.zeroconf_host is not None:
         zeroconf["host"] = overrides.zeroconf_host
     if overrides.backend is not None:
-        _section(raw, "tts")["backend"] = overrides.backend
+        section(raw, "tts")["backend"] = overrides.backend
+    return {
+        key: flag for name, (key, flag) in _FLAGS.items() if getattr(overrides, name) is not None
+    }
 
 
-def _build(data: dict[str, Any], overrides: Overrides) -> Config:
+def check_log_format(text: str) -> str:
+    """The format, if logging can format a record with it; ConfigError naming --log-format."""
+    record = logging.makeLogRecord({"msg": "message", "levelname": "INFO", "name": "verba"})
+    try:
+        logging.Formatter(text).format(record)
+    except (ValueError, KeyError, TypeError, IndexError) as err:
+        raise ConfigError(
+            f"flag --log-format: not a usable logging format ({type(err).__name__}: "
+            f"{one_line(str(err), 80)}); use %(name)s fields such as %(asctime)s %(levelname)s "
+            "%(message)s"
+        ) from err
+    return text
+
+
+def _data_dir(value: str, sources: Mapping[str, str]) -> Path:
+    try:
+        return Path(value).expanduser()
+    except RuntimeError as err:  # ~user that does not exist
+        where = sources.get("server.data_dir", "config key server.data_dir")
+        raise ConfigError(f"{where}: cannot expand {echo(value)}: {err}") from err
+
+
+def _build(data: dict[str, Any], overrides: Overrides, sources: Mapping[str, str]) -> Config:
     server_data = dict(data["server"])
     zeroconf = ZeroconfConfig(**server_data.pop("zeroconf"))
     if "data_dir" in server_data:
-        server_data["data_dir"] = Path(server_data["data_dir"]).expanduser()
+        server_data["data_dir"] = _data_dir(server_data["data_dir"], sources)
     server = ServerConfig(zeroconf=zeroconf, **server_data)
 
     tts_data = dict(data["tts"])
@@ -224,7 +223,7 @@ def _build(data: dict[str, Any], overrides: Overrides) -> Config:
 
     log = LogConfig(
         debug=bool(overrides.debug),
-        format=overrides.log_format or LogConfig.format,
+        format=check_log_format(overrides.log_format or LogConfig.format),
     )
     return Config(server=server, tts=tts, edge=EdgeConfig(**data["edge"]), csm=csm, log=log)
 
@@ -240,14 +239,16 @@ def parse_config(
         raise ConfigError("config file: expected a mapping of sections (server, tts, edge, csm)")
     data: dict[str, Any] = copy.deepcopy(dict(raw or {}))
     for name in ("server", "tts", "edge", "csm"):
-        _section(data, name)  # an empty section (`csm:` with every key commented out) is {}
-    _apply_environment(data, os.environ if environ is None else environ)
-    _apply_overrides(data, overrides)
+        section(data, name)  # an empty section (`csm:` with every key commented out) is {}
+    sources = apply_environment(data, os.environ if environ is None else environ)
+    sources.update(_apply_overrides(data, overrides))
     try:
         validated = SCHEMA(data)
     except vol.MultipleInvalid as err:
-        raise ConfigError(format_invalid(err.errors[0], data)) from err
-    return _build(validated, overrides)
+        raise ConfigError(format_invalid(err.errors[0], data, sources)) from err
+    except RecursionError as err:
+        raise ConfigError("config file: nested too deeply (a config is a few levels deep)") from err
+    return _build(validated, overrides, sources)
 
 
 def load_config(
@@ -258,17 +259,7 @@ def load_config(
     """Read a YAML file (or nothing, for defaults) and return the validated Config."""
     raw: Any = {}
     if path is not None:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as err:
-            raise ConfigError(f"config file {path}: cannot read it ({err.strerror})") from err
-        try:
-            raw = yaml.safe_load(text) or {}
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(err, "problem", None) or "syntax error"
-            raise ConfigError(f"config file {path}: not valid YAML{where}: {problem}") from err
+        raw = read_yaml_file(path)
         if not isinstance(raw, dict):
             raise ConfigError(
                 f"config file {path}: expected a mapping of sections (server, tts, edge, csm)"

@@ -13,7 +13,11 @@ _LOGGER = logging.getLogger("wyoming_verba.request")
 
 @dataclass
 class RequestMetrics:
-    """Timings of one synthesis request, measured on the monotonic clock."""
+    """Timings of one synthesis request, measured on the monotonic clock.
+
+    `started` is when the request arrived (before its text was split or it waited in the
+    connection's queue), so first_audio_ms is what the client waited.
+    """
 
     backend: str
     voice: str
@@ -55,6 +59,13 @@ class RequestMetrics:
     def rtf(self) -> float | None:
         """Real-time factor: processing time / audio time (below 1 is faster than real time)."""
         return self.total_ms / 1000 / self.audio_s if self.audio_s else None
+
+    def log_request(
+        self, chars: int, outcome: str = "ok", code: str | None = None, message: str | None = None
+    ) -> None:
+        """The INFO line, counting `chars` characters received (not those spoken)."""
+        self.chars = chars
+        self.log(outcome, code, message)
 
     def log(self, outcome: str = "ok", code: str | None = None, message: str | None = None) -> None:
         """Emit the request's INFO line; a refused or failed one also says why (code and text)."""

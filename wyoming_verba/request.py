@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -33,7 +34,8 @@ class SynthesisRequest:
     kind: RequestKind
     voice: VoiceChoice | None
     label: str  # the requested voice, escaped, for the log line
-    chars: int = 0
+    chars: int = 0  # characters of text received (a stream's grow as its chunks arrive)
+    received: float = field(default_factory=time.perf_counter)  # when the request arrived
     refusal: Problem | None = None  # refused before any synthesis
     problem: Problem | None = None  # failed or cut short while being served
     sentences: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)

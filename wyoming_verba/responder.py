@@ -80,14 +80,16 @@ class Responder:
             _LOGGER.debug("Answering a stray event: %s", problem.message)
             await self._send_error(problem)
             return
-        metrics = RequestMetrics("-", request.label, 0, chars=request.chars)
-        metrics.log("refused", problem.code, problem.message)
+        metrics = RequestMetrics("-", request.label, 0, started=request.received)
+        metrics.log_request(request.chars, "refused", problem.code, problem.message)
         await self._send_error(problem)
         await self._end(request, 0, _Progress(), failed=True)
 
     async def _synthesize(self, request: SynthesisRequest, plan: SynthesisPlan) -> None:
         assert request.voice is not None
-        metrics = RequestMetrics(plan.engine.name, request.voice.name, plan.output_rate)
+        metrics = RequestMetrics(
+            plan.engine.name, request.voice.name, plan.output_rate, started=request.received
+        )
         progress = _Progress()
         pump = self._pump = asyncio.create_task(self._stream(request, plan, metrics, progress))
         try:
@@ -95,17 +97,17 @@ class Responder:
             try:
                 problem = self._outcome(pump, request)
             except ConnectionError:
-                metrics.log("cancelled")
+                metrics.log_request(request.chars, "cancelled")
                 raise
             if problem is None:
-                metrics.log("ok")
+                metrics.log_request(request.chars, "ok")
             else:
-                metrics.log("failed", problem.code, problem.message)
+                metrics.log_request(request.chars, "failed", problem.code, problem.message)
                 await self._send_error(problem)
             await self._end(request, plan.output_rate, progress, failed=problem is not None)
         except asyncio.CancelledError:
             if not pump.done():
-                metrics.log("cancelled")
+                metrics.log_request(request.chars, "cancelled")
             raise
         finally:
             # After end_all() the reply went out first; the engine's cleanup is awaited here.

@@ -6,7 +6,11 @@ speech needs and the library does not do:
 - markdown list items and headings: each line that starts with a marker is its own block (the
   library would make "1." of "1. Apples" a sentence); bullets and `#` are dropped, numbers kept;
 - a length cap: CSM's context holds ~2048 positions, so over-long sentences are cut at commas, then
-  spaces, and a stream without any boundary still yields text.
+  spaces, and a stream without any boundary still yields text;
+- linear time: the library searches all the text it holds once per sentence it finds, so a whole
+  text given at once costs time quadratic in its length (200k characters: 11 s here). Text goes
+  to it in pieces of at most _PIECE_CHARS, and the length cap bounds what it holds, so each
+  search is short.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import regex
 from sentence_stream import SentenceBoundaryDetector
 
 DEFAULT_MAX_SENTENCE_CHARS = 300
+_PIECE_CHARS = 256
 # A markdown list item or heading at the start of a line (matched partially while streaming).
 _MARKER = regex.compile(r"[ \t]*(?:(?P<number>\d{1,3}[.)])|[-*+•]|#{1,6})[ \t]+")
 _SOFT_BREAK = re.compile(r"[,;:–—]\s+|[，、；：]")
@@ -60,8 +65,13 @@ class SentenceSplitter:
 
     def feed(self, text: str) -> list[str]:
         """Add text; return the sentences that are now complete."""
-        self._pending += text
         out: list[str] = []
+        for start in range(0, len(text), _PIECE_CHARS):
+            self._feed_piece(text[start : start + _PIECE_CHARS], out)
+        return out
+
+    def _feed_piece(self, text: str, out: list[str]) -> None:
+        self._pending += text
         while self._pending:
             if self._at_line_start and not self._start_line(out):
                 break
@@ -75,7 +85,6 @@ class SentenceSplitter:
             if self._in_marker_line:
                 self._end_block(out)
             self._at_line_start = True
-        return out
 
     def flush(self) -> list[str]:
         """Return whatever text is left as the final sentence(s)."""
@@ -90,6 +99,11 @@ class SentenceSplitter:
 
     def _start_line(self, out: list[str]) -> bool:
         """Decide whether the pending line is a list item or heading; False = need more text."""
+        # Indentation says nothing more (a line break came before it): drop it, so a long run of
+        # spaces is not searched again with every piece.
+        self._pending = self._pending.lstrip(" \t")
+        if not self._pending:
+            return False
         match = _MARKER.match(self._pending, partial=True)
         if match is not None and match.partial:
             return False

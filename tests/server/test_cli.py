@@ -194,3 +194,76 @@ def test_voices_health_and_doctor_show_each_engine(tmp_path: Path) -> None:
     assert "[!!] server engine csm: failed (csm.model: directory" in doctor.stdout
     assert "no-model not found" in doctor.stdout
     assert doctor.returncode == 1 and doctor.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["say", "--uri", "garbage", "Hi."], "error: --uri 'garbage': expected tcp://HOST:PORT"),
+        (["say", "--uri", "tcp://127.0.0.1:99999", "Hi."], "(port 1 to 65535)"),
+        (["say", "--uri", "tcp://u@127.0.0.1:1", "Hi."], "(no user name or password)"),
+        (["doctor", "--uri", "garbage"], "error: --uri 'garbage': expected tcp://HOST:PORT"),
+        (["doctor", "--uri", "tcp://127.0.0.1:99999"], "(port 1 to 65535)"),
+        (["voices", "--uri", "tcp://127.0.0.1:1/x"], "(no path, query or fragment)"),
+        (["bench", "--voice", "x", "--uri", "nope"], "error: --uri 'nope'"),
+        (["health"], "error: VERBA_HEALTH_URI 'garbage'"),
+    ],
+)
+def test_bad_uris_are_one_line(args: list[str], needle: str) -> None:
+    result = run_cli(*args, env={"VERBA_HEALTH_URI": "garbage"})
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and needle in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_say_gives_up_on_a_server_that_never_answers(tmp_path: Path) -> None:
+    with socket.socket() as silent:  # the kernel accepts connections; nobody ever answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        uri = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
+        started = time.monotonic()
+        result = run_cli(
+            "say", "--uri", uri, "--timeout", "1", "-o", str(tmp_path / "x.wav"), "Hi."
+        )
+        waited = time.monotonic() - started
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: cannot talk to {uri}: no answer within 1 s (--timeout); is it a Wyoming server, "
+        "and is it overloaded?\n"
+    )
+    assert waited < 60  # bounded (run_cli itself would give up after 120 s)
+    assert "(default: 30)" in run_cli("say", "--help").stdout
+
+
+def test_say_refuses_text_that_is_not_utf8(tmp_path: Path) -> None:
+    # "\udcff" is how Python reads the byte 0xFF from a command line; run_cli passes it back raw.
+    result = run_cli(
+        "say", "--uri", "tcp://127.0.0.1:9", "-o", str(tmp_path / "x.wav"), "Hi \udcff"
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: the text is not valid UTF-8 (byte 3)")
+    assert result.stderr.count("\n") == 1
+
+
+def test_bench_names_an_unwritable_json_file_before_running() -> None:
+    result = run_cli(
+        "bench", "--voice", "x", "--uri", "tcp://127.0.0.1:9", "--json", "/nonexistent/x.json"
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        "error: cannot write /nonexistent/x.json: the directory /nonexistent does not exist\n"
+    )
+
+
+def test_say_with_empty_text_reports_no_audio(tmp_path: Path) -> None:
+    with (
+        fake_edge_process() as edge_url,
+        server_process(tmp_path, loopback_config(tmp_path, edge_url)) as (_process, port, _log),
+    ):
+        out = tmp_path / "empty.wav"
+        result = run_cli("say", "--uri", f"tcp://127.0.0.1:{port}", "-o", str(out), "")
+    assert result.returncode == 0, result.stderr
+    assert "nan" not in result.stdout
+    assert result.stdout.startswith(f"wrote {out}: 0.00 s of audio at 24000 Hz; no audio (nothing")
+    with wave.open(str(out)) as wav:
+        assert wav.getnframes() == 0

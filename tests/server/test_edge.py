@@ -6,6 +6,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
@@ -142,3 +143,19 @@ async def test_unreachable_service_at_request_time(start_server: ServerFactory) 
         "cannot reach the Edge TTS service (cannot connect to 127.0.0.1:9 (connection refused)); "
         "check the network or edge.proxy"
     )
+
+
+async def test_text_reaches_edge_as_well_formed_xml(
+    start_server: ServerFactory, fake_edge: FakeEdgeService
+) -> None:
+    # XML 1.0 forbids U+FFFE, U+FFFF and most C0 controls; U+FDD0 and U+1FFFF are non-characters.
+    text = "Hi \ufffe there\uffff, a \ufdd0 b \U0001ffff c \x0b\x1b d <&> ]]> e."
+    server = await start_server()
+    async with AsyncClient.from_uri(uri_of(server)) as client:
+        await client.write_event(Synthesize(text).event())
+        events = await read_until(client, "audio-stop")
+    assert "error" not in types_of(events) and audio_of(events)
+    (request,) = fake_edge.requests
+    ElementTree.fromstring(request.ssml)  # raises on a character XML does not allow
+    assert not {"\ufffe", "\uffff", "\ufdd0", "\U0001ffff", "\x0b", "\x1b"} & set(request.ssml)
+    assert "".join(request.text.split()) == "Hithere,abcd<&>]]>e."

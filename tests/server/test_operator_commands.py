@@ -105,7 +105,7 @@ def test_doctor_edge_only_skips_csm(tmp_path: Path) -> None:
         config = tmp_path / "config.yaml"
         settings = {
             "server": {"data_dir": str(tmp_path)},
-            "edge": {"endpoint": edge_url, "voice": "xx-XX-Nobody"},
+            "edge": {"endpoint": edge_url, "voice": "xx-XX-NobodyNeural"},
         }
         config.write_text(yaml.safe_dump(settings))
         result = run("doctor", "--config", str(config), "--uri", "tcp://127.0.0.1:9")
@@ -113,7 +113,7 @@ def test_doctor_edge_only_skips_csm(tmp_path: Path) -> None:
         "[ok] engines: default edge; running edge; fallback edge",
         f"[ok] data dir: {tmp_path} is writable",
         "[--] csm: not enabled (tts.backend / tts.engines)",
-        "[!!] edge service: reachable, 4 voices, but edge.voice xx-XX-Nobody is not one of them: "
+        "[!!] edge service: reachable, 4 voices, but edge.voice xx-XX-NobodyNeural is not one of them: "
         "pick one from `wyoming-verba voices`",
         "[--] server: not running at tcp://127.0.0.1:9 (nothing listens there)",
     ]

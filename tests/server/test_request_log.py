@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
+import time
+
 import pytest
+
+from wyoming_verba.text import split_sentences
 
 from .conftest import ServerFactory
 from .raw import RawClient, wire
@@ -58,3 +64,51 @@ async def test_every_refused_request_logs_one_line_saying_why(
         assert line.startswith("synthesize refused backend=-")
         assert detail in line and code in line
         assert "first_audio_ms=- " in line and "audio_s=0.00" in line
+
+
+def _request_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "wyoming_verba.request"]
+
+
+async def test_chars_counts_what_was_received_and_first_audio_includes_the_split(
+    start_server: ServerFactory, no_tracebacks: pytest.LogCaptureFixture
+) -> None:
+    # Every period may end an abbreviation ("A."): the splitter's slowest path, ~1 s here.
+    text = "A. " * 40_000 + "\n\n  Then a last sentence.   "
+    split_started = time.perf_counter()
+    split_sentences(text)
+    split_s = time.perf_counter() - split_started
+    server = await start_server({"server": {"max_text_chars": len(text)}})
+    client = await RawClient.connect(server.port)
+    await client.send(wire("synthesize", {"text": text}))
+    await client.read_until("audio-chunk", timeout=60)
+    client.close()
+    await _wait_for_log(no_tracebacks)
+    (line,) = _request_lines(no_tracebacks)
+    assert f" chars={len(text)} " in line  # received, with its spaces: not the spoken sentences
+    first_audio_ms = float(re.search(r"first_audio_ms=(\d+)", line).group(1))  # type: ignore[union-attr]
+    assert first_audio_ms >= split_s * 1000 / 2  # the clock starts when the request arrived
+
+
+async def test_streamed_chars_count_every_chunk(
+    start_server: ServerFactory, no_tracebacks: pytest.LogCaptureFixture
+) -> None:
+    chunks = ["Hello ", "there.   ", "\n\n", "How are you?  "]
+    server = await start_server()
+    client = await RawClient.connect(server.port)
+    await client.send(wire("synthesize-start", {}))
+    for chunk in chunks:
+        await client.send(wire("synthesize-chunk", {"text": chunk}))
+    await client.send(wire("synthesize-stop", {}))
+    await client.read_until("synthesize-stopped")
+    client.close()
+    await _wait_for_log(no_tracebacks)
+    (line,) = _request_lines(no_tracebacks)
+    assert f" chars={sum(map(len, chunks))} " in line and line.startswith("synthesize ok")
+
+
+async def _wait_for_log(caplog: pytest.LogCaptureFixture) -> None:
+    for _ in range(200):
+        if _request_lines(caplog):
+            return
+        await asyncio.sleep(0.05)

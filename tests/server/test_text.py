@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wyoming_verba.text import SentenceSplitter, split_sentences
 
@@ -117,3 +119,54 @@ def test_empty_and_whitespace() -> None:
     assert split_sentences("") == []
     assert split_sentences("  \n\t ") == []
     assert split_sentences("-\n\n#") == ["-", "#"]
+
+
+_PIECES = st.sampled_from(
+    [
+        "Hello",
+        "there",
+        "Dr.",
+        "U.S.",
+        "A.",
+        "5 p.m.",
+        "3.50",
+        "ok",
+        "天气",
+        "。",
+        "！",
+        "?",
+        "!",
+        ".",
+        ",",
+        " ",
+        "  ",
+        "\n",
+        "\n\n",
+        "- ",
+        "1. ",
+        "## ",
+        "**",
+        "»",
+        '"',
+        "、",
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None, database=None, derandomize=True)
+@given(
+    text=st.lists(_PIECES, max_size=120).map("".join),
+    sizes=st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=8),
+)
+def test_property_streamed_equals_whole(text: str, sizes: list[int]) -> None:
+    assert streamed(text, sizes) == split_sentences(text)
+
+
+@pytest.mark.parametrize(
+    "unit", ["A. ", "The U.S. office opens at 5 p.m. today! ", "line one.\n", " ", "长句子，"]
+)
+def test_large_texts_keep_every_character(unit: str) -> None:
+    text = unit * (60_000 // len(unit))  # quadratic inside sentence-stream: minutes, not seconds
+    sentences = split_sentences(text)
+    assert "".join("".join(sentences).split()) == "".join(text.split())
+    assert all(len(sentence) <= 300 for sentence in sentences)

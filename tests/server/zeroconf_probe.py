@@ -3,8 +3,10 @@
 `loopback`: only `lo` exists; the server binds 127.0.0.1, and an unspecified bind address falls
 back to 127.0.0.1 with a warning.
 `routed`: like a Docker host: `docker0` (a bridge, listed first) and `eth0` (a veth pair) with the
-default route; the server binds 0.0.0.0 and must advertise eth0's address, the one that routes to
-the mDNS group. Prints one JSON line with what a browser saw.
+default route; the server binds 0.0.0.0 and must advertise eth0's address.
+`vpn`: the same plus `tun0` (listed before eth0) with OpenVPN's redirect-gateway routes
+(0.0.0.0/1 and 128.0.0.0/1, which also catch the mDNS group); eth0 keeps the default route and
+its address is still the one advertised. Prints one JSON line with what a browser saw.
 """
 
 from __future__ import annotations
@@ -27,21 +29,30 @@ from wyoming_verba.zeroconf import SERVICE_TYPE, advertised_address
 
 LAN_ADDRESS = "192.168.50.10"
 DOCKER_ADDRESS = "172.17.0.1"
+VPN_ADDRESS = "10.8.0.2"
 
 
 def ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True)
 
 
-def make_docker_like_host() -> None:
+def make_docker_like_host(vpn: bool) -> None:
     ip("link", "add", "docker0", "type", "bridge")
     ip("addr", "add", f"{DOCKER_ADDRESS}/16", "dev", "docker0")
     ip("link", "set", "docker0", "up")
+    if vpn:
+        ip("link", "add", "tun0", "type", "veth", "peer", "name", "tun0-peer")
+        ip("addr", "add", f"{VPN_ADDRESS}/24", "dev", "tun0")
+        for device in ("tun0", "tun0-peer"):
+            ip("link", "set", device, "up")
     ip("link", "add", "eth0", "type", "veth", "peer", "name", "eth0-peer")
     ip("addr", "add", f"{LAN_ADDRESS}/24", "dev", "eth0")
     for device in ("eth0", "eth0-peer"):
         ip("link", "set", device, "up")
     ip("route", "add", "default", "via", "192.168.50.1", "dev", "eth0")
+    if vpn:
+        for half in ("0.0.0.0/1", "128.0.0.0/1"):
+            ip("route", "add", half, "via", "10.8.0.1", "dev", "tun0")
 
 
 async def browse(server: VerbaServer, interface: str) -> dict:  # type: ignore[type-arg]
@@ -79,7 +90,7 @@ async def main(mode: str, edge_url: str) -> dict:  # type: ignore[type-arg]
     if mode == "loopback":
         unspecified = advertised_address("0.0.0.0", None)
     else:
-        make_docker_like_host()
+        make_docker_like_host(vpn=mode == "vpn")
     config = parse_config(
         {
             "server": {

@@ -19,6 +19,7 @@ from ..config import EdgeConfig
 from ..voices import VoiceChoice, VoiceInfo
 from .base import EngineError, EngineState, EngineStatus, EngineUnavailableError, SentenceEnd
 from .edge_errors import describe_service_error
+from .edge_formats import xml_text
 from .edge_voices import configured_voice_only, load_voice_list, voice_info
 from .mp3 import Mp3StreamDecoder
 from .sentences import speak_each
@@ -144,7 +145,7 @@ class EdgeEngine:
     def _communicate(self, text: str, voice: VoiceChoice) -> edge_tts.Communicate:
         config = self._config
         return edge_tts.Communicate(
-            text,
+            xml_text(text),  # edge-tts escapes <, & and > but passes U+FFFE and the like
             voice.voice_id,
             rate=config.rate,
             volume=config.volume,
