@@ -45,17 +45,28 @@ def build_info(voices: Iterable[VoiceInfo]) -> Info:
     return Info(tts=[program])
 
 
-def info_event(info: Info, engines: Mapping[str, EngineStatus], server_id: str) -> Event:
-    """Info as an event, plus `verba`: the server's stable id and each engine's state.
+def info_event(
+    info: Info,
+    engines: Mapping[str, EngineStatus],
+    server_id: str,
+    options: Mapping[str, frozenset[str]] | None = None,
+) -> Event:
+    """Info as an event, plus `verba`: the server's stable id, each engine's state and the
+    per-request options (context.verba) it honours.
 
     Home Assistant's Verba integration keys its config entry on `server_id`; `health` and
     `doctor` show the engine states.
     """
+    honoured = options or {}
     event = info.event()
     extension: dict[str, Any] = {
         "server_id": server_id,
         "engines": {
-            name: {"state": str(status.state), "detail": status.detail}
+            name: {
+                "state": str(status.state),
+                "detail": status.detail,
+                "options": sorted(honoured.get(name, ())),
+            }
             for name, status in engines.items()
         },
     }
