@@ -46,19 +46,19 @@ def build_info(voices: Iterable[VoiceInfo]) -> Info:
 
 
 def info_event(
-    info: Info,
+    info: Event,
     engines: Mapping[str, EngineStatus],
     server_id: str,
     options: Mapping[str, frozenset[str]] | None = None,
 ) -> Event:
-    """Info as an event, plus `verba`: the server's stable id, each engine's state and the
-    per-request options (context.verba) it honours.
+    """The Info event (`info`, rendered once: Describe must stay cheap, Home Assistant asks
+    every 30 s) plus `verba`: the server's stable id, each engine's state and the per-request
+    options (context.verba) it honours.
 
     Home Assistant's Verba integration keys its config entry on `server_id`; `health` and
     `doctor` show the engine states.
     """
     honoured = options or {}
-    event = info.event()
     extension: dict[str, Any] = {
         "server_id": server_id,
         "engines": {
@@ -70,5 +70,4 @@ def info_event(
             for name, status in engines.items()
         },
     }
-    event.data[EXTENSION_KEY] = extension
-    return event
+    return Event(type=info.type, data={**info.data, EXTENSION_KEY: extension})

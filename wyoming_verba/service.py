@@ -49,6 +49,7 @@ class SpeechService:
         self.engines = engines
         self.server_id = server_id
         self._info: Info | None = None
+        self._info_event: Event | None = None
         self._catalog: VoiceCatalog | None = None
 
     async def start(self) -> None:
@@ -63,6 +64,7 @@ class SpeechService:
         defaults = {name: engine.default_voice() for name, engine in self.engines.items()}
         self._catalog = VoiceCatalog(voices, defaults, self._config.tts.backend)
         self._info = build_info(voice for items in voices.values() for voice in items)
+        self._info_event = self._info.event()
 
     @property
     def info(self) -> Info:
@@ -76,7 +78,10 @@ class SpeechService:
         """The answer to Describe: Info plus the server id and each engine's current state."""
         statuses = {name: engine.status() for name, engine in self.engines.items()}
         options = {name: engine.speak_options() for name, engine in self.engines.items()}
-        return info_event(self.info, statuses, self.server_id, options)
+        if self._info_event is None:
+            self._refresh()
+        assert self._info_event is not None
+        return info_event(self._info_event, statuses, self.server_id, options)
 
     def resolve(self, name: str | None, speaker: str | int | None) -> VoiceChoice:
         """The voice a request asked for; UnknownVoiceError names an unknown one."""

@@ -186,3 +186,19 @@ async def test_csm_temperature_is_per_request_and_zero_stays_greedy(
     lines = request_lines(caplog)
     assert "ignored=temperature" in lines[1]
     assert all("ignored" not in line for line in lines[2:])
+
+
+async def test_describe_logs_nothing_at_info(
+    start_server: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Home Assistant 2026.9+ re-reads Info every 30 s per entry: no log line for each.
+    server = await start_server()
+    caplog.clear()
+    caplog.set_level("INFO")
+    async with AsyncClient.from_uri(uri_of(server)) as client:
+        for _ in range(3):
+            await client.write_event(Describe().event())
+            (info,) = await read_until(client, "info")
+            assert info.data["tts"][0]["voices"]
+    await asyncio.sleep(0.05)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= 20] == []
