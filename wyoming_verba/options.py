@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from .echo import echo, kind_of
@@ -44,19 +44,15 @@ class SpeakOptions:
     @property
     def given(self) -> tuple[str, ...]:
         """Names of the options that are set, in ALL_OPTIONS order."""
-        return tuple(f.name for f in fields(self) if f.name in ALL_OPTIONS and self._is_set(f.name))
-
-    def _is_set(self, name: str) -> bool:
-        return getattr(self, name) is not None
+        return tuple(name for name in ALL_OPTIONS if getattr(self, name) is not None)
 
     def ignored_by(self, honoured: frozenset[str]) -> tuple[str, ...]:
         """What an engine honouring `honoured` leaves out: given options it lacks, unknown keys."""
         return tuple(name for name in self.given if name not in honoured) + self.unknown
 
     def describe(self) -> str:
-        """The given options for the log line, e.g. 'rate=+20%,temperature=0.7' ('-' if none)."""
-        parts = [f"{name}={self._rendered(name)}" for name in self.given]
-        return ",".join(parts) or "-"
+        """The given options for the log line, e.g. 'rate=+20%,temperature=0.7' ('' if none)."""
+        return ",".join(f"{name}={self._rendered(name)}" for name in self.given)
 
     def _rendered(self, name: str) -> str:
         value = getattr(self, name)

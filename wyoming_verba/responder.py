@@ -88,7 +88,7 @@ class Responder:
     async def _synthesize(self, request: SynthesisRequest, plan: SynthesisPlan) -> None:
         assert request.voice is not None
         metrics = RequestMetrics(plan.engine.name, request.voice.name, plan.output_rate)
-        metrics.options = "" if not request.options.given else request.options.describe()
+        metrics.options = request.options.describe()
         progress = _Progress()
         pump = self._pump = asyncio.create_task(self._stream(request, plan, metrics, progress))
         try:

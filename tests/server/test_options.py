@@ -86,4 +86,4 @@ def test_ignored_and_described() -> None:
     assert options.given == ("rate", "pitch", "temperature")
     assert options.ignored_by(frozenset({"rate", "volume", "pitch"})) == ("temperature",)
     assert options.describe() == "rate=+20%,pitch=-10%,temperature=0.5"
-    assert NO_OPTIONS.describe() == "-"
+    assert NO_OPTIONS.describe() == ""
