@@ -45,19 +45,29 @@ def build_info(voices: Iterable[VoiceInfo]) -> Info:
     return Info(tts=[program])
 
 
-def info_event(info: Info, engines: Mapping[str, EngineStatus], server_id: str) -> Event:
-    """Info as an event, plus `verba`: the server's stable id and each engine's state.
+def info_event(
+    info: Event,
+    engines: Mapping[str, EngineStatus],
+    server_id: str,
+    options: Mapping[str, frozenset[str]] | None = None,
+) -> Event:
+    """The Info event (`info`, rendered once: Describe must stay cheap, Home Assistant asks
+    every 30 s) plus `verba`: the server's stable id, each engine's state and the per-request
+    options (context.verba) it honours.
 
     Home Assistant's Verba integration keys its config entry on `server_id`; `health` and
     `doctor` show the engine states.
     """
-    event = info.event()
+    honoured = options or {}
     extension: dict[str, Any] = {
         "server_id": server_id,
         "engines": {
-            name: {"state": str(status.state), "detail": status.detail}
+            name: {
+                "state": str(status.state),
+                "detail": status.detail,
+                "options": sorted(honoured.get(name, ())),
+            }
             for name, status in engines.items()
         },
     }
-    event.data[EXTENSION_KEY] = extension
-    return event
+    return Event(type=info.type, data={**info.data, EXTENSION_KEY: extension})

@@ -8,6 +8,7 @@ from typing import Any
 
 from .config import ServerConfig
 from .fields import BadRequestError, VoiceRequest, text_field, voice_field
+from .options import SpeakOptions, options_field
 from .request import Problem, RequestKind, SynthesisRequest
 from .service import SpeechService
 from .text import SentenceSplitter, split_sentences
@@ -50,7 +51,7 @@ class RequestIntake:
         try:
             text = text_field(data)
             voice = voice_field(data)
-            request = self._accept(kind, voice, len(text))
+            request = self._accept(kind, voice, len(text), options_field(data))
         except BadRequestError as err:
             chars = 0 if text is None else len(text)
             request = SynthesisRequest.refused(kind, voice.label, _problem(err), chars)
@@ -67,7 +68,7 @@ class RequestIntake:
         voice = VoiceRequest()
         try:
             voice = voice_field(data)
-            request = self._accept(kind, voice, 0)
+            request = self._accept(kind, voice, 0, options_field(data))
         except BadRequestError as err:
             request = SynthesisRequest.refused(kind, voice.label, _problem(err))
         self._splitter = SentenceSplitter()
@@ -126,7 +127,9 @@ class RequestIntake:
             request.fail(problem)
             request.stopped.set()
 
-    def _accept(self, kind: RequestKind, voice: VoiceRequest, chars: int) -> SynthesisRequest:
+    def _accept(
+        self, kind: RequestKind, voice: VoiceRequest, chars: int, options: SpeakOptions
+    ) -> SynthesisRequest:
         """A request to serve, or BadRequestError saying why it is refused."""
         if self.closing is not None:
             raise BadRequestError(self.closing.message, self.closing.code)
@@ -138,7 +141,7 @@ class RequestIntake:
                 "text-too-long",
             )
         choice = self._service.resolve(voice.name, voice.speaker)
-        return SynthesisRequest(kind, choice, choice.name, chars=chars)
+        return SynthesisRequest(kind, choice, choice.name, chars=chars, options=options)
 
 
 def _problem(err: BadRequestError) -> Problem:

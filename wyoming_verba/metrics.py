@@ -27,6 +27,8 @@ class RequestMetrics:
     first_audio: float | None = None
     finished: float | None = None
     samples: int = 0
+    options: str = ""  # the request's speaking options (context.verba), for the log
+    ignored: tuple[str, ...] = ()  # options the engine that spoke could not honour
 
     def add_audio(self, samples: int) -> None:
         """Count audio that was sent to the client."""
@@ -72,7 +74,11 @@ class RequestMetrics:
         self.finish()
         first = "-" if self.first_audio_ms is None else f"{self.first_audio_ms:.0f}"
         rtf = "-" if self.rtf is None else f"{self.rtf:.3f}"
-        why = "" if code is None else f" error={code}: {one_line(message or '')}"
+        why = f" options={self.options}" if self.options else ""
+        if self.ignored:
+            why += f" ignored={','.join(self.ignored)}"
+        if code is not None:
+            why += f" error={code}: {one_line(message or '')}"
         _LOGGER.info(
             "synthesize %s backend=%s voice=%s chars=%d first_audio_ms=%s total_ms=%.0f "
             "audio_s=%.2f rtf=%s%s",

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import Enum
 
+from .options import NO_OPTIONS, SpeakOptions
 from .voices import VoiceChoice
 
 
@@ -36,6 +37,7 @@ class SynthesisRequest:
     label: str  # the requested voice, escaped, for the log line
     chars: int = 0  # characters of text received (a stream's grow as its chunks arrive)
     received: float = field(default_factory=time.perf_counter)  # when the request arrived
+    options: SpeakOptions = NO_OPTIONS  # context.verba; a stream's apply to all of it
     refusal: Problem | None = None  # refused before any synthesis
     problem: Problem | None = None  # failed or cut short while being served
     sentences: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)

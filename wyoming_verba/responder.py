@@ -68,7 +68,7 @@ class Responder:
             await self._refuse(request, request.refusal)
             return
         assert request.voice is not None
-        plan = self._service.plan(request.voice)
+        plan = self._service.plan(request.voice, request.options)
         self._current = request
         try:
             await self._synthesize(request, plan)
@@ -90,6 +90,7 @@ class Responder:
         metrics = RequestMetrics(
             plan.engine.name, request.voice.name, plan.output_rate, started=request.received
         )
+        metrics.options = request.options.describe()
         progress = _Progress()
         pump = self._pump = asyncio.create_task(self._stream(request, plan, metrics, progress))
         try:

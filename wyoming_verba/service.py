@@ -12,6 +12,7 @@ from .config import Config, ConfigError
 from .engines.base import Engine
 from .engines.edge import EdgeEngine
 from .info import build_info, info_event
+from .options import NO_OPTIONS, SpeakOptions
 from .synthesis import SynthesisPlan, make_plan
 from .voices import VoiceCatalog, VoiceChoice
 
@@ -48,6 +49,7 @@ class SpeechService:
         self.engines = engines
         self.server_id = server_id
         self._info: Info | None = None
+        self._info_event: Event | None = None
         self._catalog: VoiceCatalog | None = None
 
     async def start(self) -> None:
@@ -66,6 +68,7 @@ class SpeechService:
         defaults = {name: engine.default_voice() for name, engine in self.engines.items()}
         self._catalog = VoiceCatalog(voices, defaults, self._config.tts.backend)
         self._info = build_info(voice for items in voices.values() for voice in items)
+        self._info_event = self._info.event()
 
     @property
     def info(self) -> Info:
@@ -78,7 +81,11 @@ class SpeechService:
     def describe_event(self) -> Event:
         """The answer to Describe: Info plus the server id and each engine's current state."""
         statuses = {name: engine.status() for name, engine in self.engines.items()}
-        return info_event(self.info, statuses, self.server_id)
+        options = {name: engine.speak_options() for name, engine in self.engines.items()}
+        if self._info_event is None:
+            self._refresh()
+        assert self._info_event is not None
+        return info_event(self._info_event, statuses, self.server_id, options)
 
     def resolve(self, name: str | None, speaker: str | int | None) -> VoiceChoice:
         """The voice a request asked for; UnknownVoiceError names an unknown one."""
@@ -87,10 +94,10 @@ class SpeechService:
         assert self._catalog is not None
         return self._catalog.resolve(name, speaker)
 
-    def plan(self, voice: VoiceChoice) -> SynthesisPlan:
-        """Engine, fallback and output rate for a resolved voice."""
+    def plan(self, voice: VoiceChoice, options: SpeakOptions = NO_OPTIONS) -> SynthesisPlan:
+        """Engine, fallback, output rate and speaking options for a resolved voice."""
         tts, server = self._config.tts, self._config.server
-        return make_plan(self.engines, voice, tts.fallback, server.output_rate)
+        return make_plan(self.engines, voice, tts.fallback, server.output_rate, options)
 
     async def close(self) -> None:
         """Close every engine (a failing one does not stop the others)."""

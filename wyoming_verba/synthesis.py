@@ -19,6 +19,7 @@ from .aio import cancel_and_wait
 from .audio import Chunker, Resampler
 from .engines.base import Engine, EngineError, EngineState, EngineUnavailableError, SentenceEnd
 from .metrics import RequestMetrics
+from .options import NO_OPTIONS, SpeakOptions
 from .voices import VoiceChoice
 
 _LOGGER = logging.getLogger(__name__)
@@ -27,12 +28,13 @@ _NOT_READY = (EngineState.IDLE, EngineState.LOADING)
 
 @dataclass(frozen=True)
 class SynthesisPlan:
-    """Which engine, voice, fallback and output rate a request uses."""
+    """Which engine, voice, fallback, output rate and speaking options a request uses."""
 
     engine: Engine
     voice: VoiceChoice
     fallback: Engine | None
     output_rate: int
+    options: SpeakOptions = NO_OPTIONS
 
 
 def make_plan(
@@ -40,11 +42,13 @@ def make_plan(
     voice: VoiceChoice,
     fallback: str | None,
     output_rate: int | None,
+    options: SpeakOptions = NO_OPTIONS,
 ) -> SynthesisPlan:
     """Build the plan for a resolved voice."""
     engine = engines[voice.engine]
     fallback_engine = engines.get(fallback) if fallback and fallback != voice.engine else None
-    return SynthesisPlan(engine, voice, fallback_engine, output_rate or engine.sample_rate)
+    rate = output_rate or engine.sample_rate
+    return SynthesisPlan(engine, voice, fallback_engine, rate, options)
 
 
 @dataclass
@@ -124,8 +128,10 @@ async def _speak(
     for index, engine in enumerate(engines):
         voice = plan.voice if engine is plan.engine else engine.default_voice()
         resampler = Resampler(engine.sample_rate, plan.output_rate)
+        metrics.ignored = plan.options.ignored_by(engine.speak_options())
         try:
-            async with contextlib.aclosing(engine.speak(feed.sentences(), voice)) as stream:
+            speech = engine.speak(feed.sentences(), voice, plan.options)
+            async with contextlib.aclosing(speech) as stream:
                 async for item in stream:
                     if isinstance(item, SentenceEnd):
                         pcm = resampler.flush()

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
@@ -19,7 +20,7 @@ from wyoming.event import Event
 from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeVoice
 
-from .const import CONNECT_TIMEOUT, READ_TIMEOUT
+from .const import CONNECT_TIMEOUT, CONTEXT_KEY, READ_TIMEOUT
 from .models import NotVerbaServerError, ServerInfo, parse_info
 
 __all__ = [
@@ -144,8 +145,10 @@ class VerbaClient:
         voice: str | None,
         speaker: str | None,
         audio_format: AudioFormat,
+        options: Mapping[str, Any] | None = None,
     ) -> AsyncGenerator[bytes]:
-        """Yield PCM as the server produces it; `text` may itself arrive in pieces.
+        """Yield PCM as the server produces it; `text` may itself arrive in pieces. `options`
+        (rate, volume, pitch, temperature) go in the request's context["verba"].
 
         Raises SynthesisError for the server's Error event, CannotConnectError when the server
         cannot be reached or stops answering, and at once whatever stops the text from being sent.
@@ -159,7 +162,8 @@ class VerbaClient:
         except (OSError, TimeoutError) as err:
             raise CannotConnectError(str(err) or "connection timed out") from err
         try:
-            last_event, sender = await _send_request(client, text, synth_voice, timings)
+            context = {CONTEXT_KEY: dict(options)} if options else None
+            last_event, sender = await _send_request(client, text, synth_voice, context, timings)
             while True:
                 async with asyncio.timeout(READ_TIMEOUT):
                     event = await _read_event(client, sender)
@@ -195,18 +199,23 @@ async def _send_request(
     client: AsyncTcpClient,
     text: AsyncIterator[str] | str,
     voice: SynthesizeVoice | None,
+    context: dict[str, Any] | None,
     timings: Timings,
 ) -> tuple[str, asyncio.Task[None] | None]:
     """Send a plain synthesize, or start a stream whose text a task sends as it arrives.
 
-    Returns the event type that ends the answer and the sending task (None for plain text).
+    `context` is set on the event's data directly: wyoming 1.5.4 (HA 2025.4-2025.6) has no
+    context field. Returns the event type that ends the answer and the sending task (None for
+    plain text).
     """
+    extra = {"context": context} if context else {}
     if isinstance(text, str):
         timings.chars = len(text)
-        await client.write_event(Synthesize(text=text, voice=voice).event())
+        event = Synthesize(text=text, voice=voice).event()
+        await client.write_event(Event(type=event.type, data={**(event.data or {}), **extra}))
         return AudioStop().event().type, None
-    start_data = {"voice": voice.to_dict()} if voice else {}
-    await client.write_event(Event(type=SYNTHESIZE_START, data=start_data))
+    start_data: dict[str, Any] = {"voice": voice.to_dict()} if voice else {}
+    await client.write_event(Event(type=SYNTHESIZE_START, data={**start_data, **extra}))
     return SYNTHESIZE_STOPPED, asyncio.create_task(_send_chunks(client, text, timings))
 
 

@@ -84,6 +84,7 @@ class VerbaConfigFlow(ConfigFlow, domain=DOMAIN):
         if is_server_id(advertised_id):
             # Known servers are recognised without connecting to them.
             await self.async_set_unique_id(advertised_id)
+            self._retitle_known_entry(host, port)
             self._abort_if_unique_id_configured(updates=address)
         self._async_abort_entries_match(address)
         info = await _describe(host, port)
@@ -92,10 +93,23 @@ class VerbaConfigFlow(ConfigFlow, domain=DOMAIN):
         server_id = info.server_id or name
         if server_id != self.unique_id:
             await self.async_set_unique_id(server_id)
+            self._retitle_known_entry(host, port)
             self._abort_if_unique_id_configured(updates=address)
         self._discovered = {**address, "name": name}
         self.context["title_placeholders"] = {"name": name}
         return await self.async_step_zeroconf_confirm()
+
+    def _retitle_known_entry(self, host: str, port: int) -> None:
+        """The entry this server already has follows its new address in its title too, unless
+        the user renamed it (the abort that follows updates the address and reloads)."""
+        if self.unique_id is None:
+            return
+        entry = self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, self.unique_id)
+        if entry is None:
+            return
+        old = _title(entry.data.get(CONF_HOST, ""), entry.data.get(CONF_PORT, DEFAULT_PORT))
+        if entry.title == old and old != _title(host, port):
+            self.hass.config_entries.async_update_entry(entry, title=_title(host, port))
 
     async def async_step_zeroconf_confirm(
         self, user_input: dict[str, Any] | None = None

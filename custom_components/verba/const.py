@@ -20,3 +20,11 @@ DEFAULT_PORT: Final = 10200
 CONNECT_TIMEOUT: Final = 5.0
 READ_TIMEOUT: Final = 120.0
 TXT_SERVER_ID: Final = "server_id"  # the zeroconf TXT record key the server sets
+
+# Speaking options: sent to the server in synthesize's context["verba"] (our client only).
+ATTR_RATE: Final = "rate"
+ATTR_VOLUME: Final = "volume"
+ATTR_PITCH: Final = "pitch"
+ATTR_TEMPERATURE: Final = "temperature"
+SPEAK_OPTIONS: Final = (ATTR_RATE, ATTR_VOLUME, ATTR_PITCH, ATTR_TEMPERATURE)
+CONTEXT_KEY: Final = "verba"

@@ -30,6 +30,7 @@ async def async_get_config_entry_diagnostics(
             "engines": info.engines,
             "voice_count": {engine: len(info.voices_of(engine)) for engine in info.engines},
             "languages": info.languages,
+            "speak_options": {engine: list(names) for engine, names in info.speak_options.items()},
         },
         "options": dict(entry.options),
         "settings": asdict(Settings.from_options(entry.options, info)),

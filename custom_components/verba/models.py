@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from wyoming.info import Info
@@ -33,6 +33,8 @@ class ServerInfo:
     version: str | None
     voices: tuple[VoiceEntry, ...]
     supports_streaming: bool
+    # The speaking options (context.verba) each engine honours; empty from older servers.
+    speak_options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def engines(self) -> list[str]:
@@ -90,7 +92,21 @@ def parse_info(info: Info, data: Mapping[str, Any]) -> ServerInfo:
         version=program.version,
         voices=tuple(_voices(program.voices)),
         supports_streaming=bool(getattr(program, "supports_synthesize_streaming", False)),
+        speak_options=_speak_options(extension),
     )
+
+
+def _speak_options(extension: Any) -> dict[str, tuple[str, ...]]:
+    """`verba.engines.<engine>.options` from the Info extension, whatever a server sent."""
+    engines = extension.get("engines") if isinstance(extension, dict) else None
+    if not isinstance(engines, dict):
+        return {}
+    found: dict[str, tuple[str, ...]] = {}
+    for engine, state in engines.items():
+        options = state.get("options") if isinstance(state, dict) else None
+        if isinstance(engine, str) and isinstance(options, list):
+            found[engine] = tuple(o for o in options if isinstance(o, str))
+    return found
 
 
 def _voices(voices: Iterable[Any]) -> Iterable[VoiceEntry]:

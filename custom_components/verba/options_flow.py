@@ -1,4 +1,5 @@
-"""Options flow: backend, voice and speaker; a voice for each language a pipeline may ask for."""
+"""Options flow: backend, voice and speaker; a voice for each language a pipeline may ask for;
+the default speaking rate, volume, pitch and CSM temperature."""
 
 from __future__ import annotations
 
@@ -7,13 +8,21 @@ from typing import Any
 import voluptuous as vol
 from homeassistant.config_entries import ConfigFlowResult, OptionsFlow
 from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
     SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
+    TextSelector,
 )
 
 from .const import (
+    ATTR_PITCH,
+    ATTR_RATE,
+    ATTR_TEMPERATURE,
+    ATTR_VOLUME,
     CONF_BACKEND,
     CONF_LANGUAGE,
     CONF_LANGUAGE_VOICES,
@@ -24,6 +33,7 @@ from .const import (
 )
 from .models import ServerInfo, VoiceEntry, base_language
 from .settings import Settings
+from .speaking import PITCH_PATTERN
 
 # The language step's choice that removes a language's voice (the server's default applies).
 LANGUAGE_DEFAULT = "default"
@@ -35,6 +45,35 @@ def _select(options: list[SelectOptionDict]) -> SelectSelector:
 
 def _voice_options(voices: list[VoiceEntry]) -> list[SelectOptionDict]:
     return [SelectOptionDict(value=v.name, label=v.description) for v in voices]
+
+
+def _percent_slider(low: int, high: int) -> NumberSelector:
+    return NumberSelector(
+        NumberSelectorConfig(
+            min=low, max=high, step=5, unit_of_measurement="%", mode=NumberSelectorMode.SLIDER
+        )
+    )
+
+
+def _speaking_schema(options: dict[str, Any]) -> vol.Schema:
+    """Rate and volume as percent sliders (0 = the server's own), pitch and temperature optional."""
+    temperature = NumberSelector(
+        NumberSelectorConfig(min=0, max=2, step=0.05, mode=NumberSelectorMode.BOX)
+    )
+    return vol.Schema(
+        {
+            vol.Required(ATTR_RATE, default=options.get(ATTR_RATE, 0)): _percent_slider(-50, 100),
+            vol.Required(ATTR_VOLUME, default=options.get(ATTR_VOLUME, 0)): _percent_slider(
+                -100, 100
+            ),
+            vol.Optional(
+                ATTR_PITCH, description={"suggested_value": options.get(ATTR_PITCH)}
+            ): TextSelector(),
+            vol.Optional(
+                ATTR_TEMPERATURE, description={"suggested_value": options.get(ATTR_TEMPERATURE)}
+            ): temperature,
+        }
+    )
 
 
 class VerbaOptionsFlow(OptionsFlow):
@@ -59,7 +98,9 @@ class VerbaOptionsFlow(OptionsFlow):
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """What to change."""
-        return self.async_show_menu(step_id="init", menu_options=["backend", "languages"])
+        return self.async_show_menu(
+            step_id="init", menu_options=["backend", "languages", "speaking"]
+        )
 
     async def async_step_backend(
         self, user_input: dict[str, Any] | None = None
@@ -155,4 +196,34 @@ class VerbaOptionsFlow(OptionsFlow):
             step_id="language_voice",
             data_schema=schema,
             description_placeholders={"language": language},
+        )
+
+    async def async_step_speaking(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Default rate, volume, pitch and temperature for every request of this entry."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            pitch = str(user_input.get(ATTR_PITCH) or "").strip()
+            if pitch and not PITCH_PATTERN.fullmatch(pitch):
+                errors[ATTR_PITCH] = "invalid_pitch"
+            else:
+                kept = {
+                    key: value
+                    for key, value in self.config_entry.options.items()
+                    if key not in (ATTR_PITCH, ATTR_TEMPERATURE)
+                }
+                changes: dict[str, Any] = {
+                    ATTR_RATE: int(user_input[ATTR_RATE]),
+                    ATTR_VOLUME: int(user_input[ATTR_VOLUME]),
+                }
+                if pitch:
+                    changes[ATTR_PITCH] = pitch
+                if user_input.get(ATTR_TEMPERATURE) is not None:
+                    changes[ATTR_TEMPERATURE] = float(user_input[ATTR_TEMPERATURE])
+                return self.async_create_entry(data={**kept, **changes})
+        return self.async_show_form(
+            step_id="speaking",
+            data_schema=_speaking_schema({**self.config_entry.options, **(user_input or {})}),
+            errors=errors,
         )

@@ -12,6 +12,7 @@ from typing import Any
 
 from .const import CONF_BACKEND, CONF_LANGUAGE_VOICES, CONF_SPEAKER, CONF_VOICE
 from .models import ServerInfo, base_language, speaks
+from .speaking import speak_defaults
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class Settings:
     voice: str | None
     speaker: str | None
     language_voices: dict[str, str] = field(default_factory=dict)  # base language → voice
+    speaking: dict[str, Any] = field(default_factory=dict)  # default rate/volume/pitch/temperature
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], info: ServerInfo) -> Settings:
@@ -40,7 +42,7 @@ class Settings:
             for language, name in (stored.items() if isinstance(stored, Mapping) else ())
             if isinstance(name, str) and info.voice(name) is not None
         }
-        return cls(backend, voice, speaker or None, language_voices)
+        return cls(backend, voice, speaker or None, language_voices, speak_defaults(options))
 
     def request_voice(self, info: ServerInfo) -> str | None:
         """The configured voice: the chosen one, else the backend's default (its first)."""

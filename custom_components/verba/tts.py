@@ -13,9 +13,10 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import VerbaConfigEntry
 from .api import AudioFormat, CannotConnectError, SynthesisError
-from .const import ATTR_SPEAKER, DOMAIN
+from .const import ATTR_SPEAKER, DOMAIN, SPEAK_OPTIONS
 from .entity import VerbaEntity
 from .settings import Settings
+from .speaking import request_options
 from .wav import streaming_wav_header, wav_bytes
 
 PARALLEL_UPDATES = 0
@@ -48,7 +49,7 @@ class VerbaTtsEntity(VerbaEntity, TextToSpeechEntity):
     """Speech from a wyoming_verba server, with the backend/voice/speaker from the options."""
 
     _attr_translation_key = "speech"
-    _attr_supported_options = [ATTR_VOICE, ATTR_SPEAKER]  # noqa: RUF012 - HA's attribute pattern
+    _attr_supported_options = [ATTR_VOICE, ATTR_SPEAKER, *SPEAK_OPTIONS]  # noqa: RUF012
 
     def __init__(self, entry: VerbaConfigEntry) -> None:
         """Languages come from the server's voices."""
@@ -58,6 +59,11 @@ class VerbaTtsEntity(VerbaEntity, TextToSpeechEntity):
     @property
     def _settings(self) -> Settings:
         return Settings.from_options(self._entry.options, self._entry.runtime_data.info)
+
+    @property
+    def default_options(self) -> Mapping[str, Any] | None:
+        """The speaking defaults from the options flow; a request's own options win."""
+        return self._settings.speaking or None
 
     @property
     def default_language(self) -> str:
@@ -100,9 +106,8 @@ class VerbaTtsEntity(VerbaEntity, TextToSpeechEntity):
         audio_format = AudioFormat()
         client = self._entry.runtime_data.client
         try:
-            pcm = b"".join(
-                [chunk async for chunk in client.stream(message, voice, speaker, audio_format)]
-            )
+            speech = client.stream(message, voice, speaker, audio_format, request_options(options))
+            pcm = b"".join([chunk async for chunk in speech])
         except (SynthesisError, CannotConnectError) as err:
             raise _error(err) from err
         return "wav", wav_bytes(pcm, audio_format)
@@ -111,12 +116,14 @@ class VerbaTtsEntity(VerbaEntity, TextToSpeechEntity):
         """Text in as it arrives (synthesize-start/chunk/stop), WAV out as audio is produced."""
         voice, speaker = self._voice_and_speaker(request.language, request.options)
         client = self._entry.runtime_data.client
+        options = request_options(request.options)
 
         async def data_gen() -> AsyncGenerator[bytes]:
             audio_format = AudioFormat()
             header_sent = False
             try:
-                async for chunk in client.stream(request.message_gen, voice, speaker, audio_format):
+                speech = client.stream(request.message_gen, voice, speaker, audio_format, options)
+                async for chunk in speech:
                     if not header_sent:
                         header_sent = True
                         yield streaming_wav_header(audio_format)

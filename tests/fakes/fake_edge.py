@@ -159,6 +159,7 @@ class FakeEdgeService:
                     "mp3_bytes": len(r.mp3),
                     "finished": r.finished,
                     "samples": decoded_samples(r.mp3) if r.mp3 else 0,
+                    "ssml": r.ssml,
                 }
                 for r in self.requests
             ]

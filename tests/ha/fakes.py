@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -36,11 +37,20 @@ VOICES = (
 )
 
 
+SPEAK_OPTIONS = {"edge": ("pitch", "rate", "volume"), "csm": ("rate", "temperature", "volume")}
+
+
 def server_info(
     server_id: str | None = SERVER_ID, voices: tuple[VoiceEntry, ...] = VOICES
 ) -> ServerInfo:
     """What a Verba server with Edge (default) and CSM answers to Describe."""
-    return ServerInfo(server_id=server_id, version="0.1.0", voices=voices, supports_streaming=True)
+    return ServerInfo(
+        server_id=server_id,
+        version="0.1.0",
+        voices=voices,
+        supports_streaming=True,
+        speak_options=SPEAK_OPTIONS,
+    )
 
 
 @dataclass
@@ -51,6 +61,7 @@ class Request:
     voice: str | None
     speaker: str | None
     streamed: bool
+    options: dict[str, Any] = field(default_factory=dict)  # what goes in context["verba"]
 
 
 @dataclass
@@ -89,11 +100,12 @@ class FakeVerbaClient:
         voice: str | None,
         speaker: str | None,
         audio_format: AudioFormat,
+        options: Mapping[str, Any] | None = None,
     ) -> AsyncGenerator[bytes]:
         self._answer()
         streamed = not isinstance(text, str)
         whole = text if isinstance(text, str) else "".join([piece async for piece in text])
-        self.servers.requests.append(Request(whole, voice, speaker, streamed))
+        self.servers.requests.append(Request(whole, voice, speaker, streamed, dict(options or {})))
         self.last = Timings(streaming=streamed, chars=len(whole), first_audio_ms=1.0)
         if self.servers.error is not None:
             raise SynthesisError(self.servers.error)

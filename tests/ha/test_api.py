@@ -10,6 +10,9 @@ from contextlib import asynccontextmanager, contextmanager
 from unittest.mock import patch
 
 import pytest
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.event import Event
+from wyoming.server import AsyncEventHandler, AsyncTcpServer
 
 from custom_components.verba.api import (
     AudioFormat,
@@ -116,3 +119,50 @@ async def test_describe_tells_other_servers_from_absent_ones() -> None:
             await VerbaClient("127.0.0.1", port).describe()
     with pytest.raises(CannotConnectError):
         await VerbaClient("127.0.0.1", free_port()).describe()
+
+
+@asynccontextmanager
+async def recording_server(seen: list[Event]) -> AsyncIterator[int]:
+    """Records what it receives; answers a synthesize (or a stream's stop) with a short reply."""
+
+    class Handler(AsyncEventHandler):
+        async def handle_event(self, event: Event) -> bool:
+            seen.append(event)
+            if event.type in ("synthesize", "synthesize-stop"):
+                await self.write_event(AudioStart(24000, 2, 1).event())
+                await self.write_event(AudioChunk(24000, 2, 1, b"\0\0" * 10).event())
+                await self.write_event(AudioStop().event())
+            if event.type == "synthesize-stop":
+                await self.write_event(Event(type="synthesize-stopped"))
+            return True
+
+    server = AsyncTcpServer("127.0.0.1", 0)
+    await server.start(Handler)
+    assert server._server is not None
+    try:
+        yield server._server.sockets[0].getsockname()[1]
+    finally:
+        await server.stop()
+
+
+async def test_options_ride_in_context_verba_plain_and_streamed() -> None:
+    seen: list[Event] = []
+
+    async def pieces() -> AsyncIterator[str]:
+        yield "Hi."
+
+    async with recording_server(seen) as port:
+        client = VerbaClient("127.0.0.1", port)
+        async for _chunk in client.stream("Hi.", "edge:x", None, AudioFormat(), {"rate": "+20%"}):
+            pass
+        async for _chunk in client.stream(pieces(), None, None, AudioFormat(), {"pitch": "+1Hz"}):
+            pass
+        await drain(client, "No options.")
+    plain, start, _chunk, _stop, bare = seen
+    assert plain.type == "synthesize" and plain.data["text"] == "Hi."
+    assert plain.data["voice"]["name"] == "edge:x"
+    assert plain.data["context"] == {"verba": {"rate": "+20%"}}
+    assert start.type == "synthesize-start" and start.data["context"] == {
+        "verba": {"pitch": "+1Hz"}
+    }
+    assert "context" not in bare.data

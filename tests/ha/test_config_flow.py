@@ -127,6 +127,17 @@ async def test_discovering_a_known_server_updates_its_address(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
     assert mock_entry.data == {CONF_HOST: DISCOVERED, CONF_PORT: 10300}
+    assert mock_entry.title == f"Verba ({DISCOVERED}:10300)"  # the title follows the address
+
+
+async def test_a_renamed_entry_keeps_its_title_when_the_address_changes(
+    hass: HomeAssistant, servers: FakeServers, mock_entry: MockConfigEntry
+) -> None:
+    hass.config_entries.async_update_entry(mock_entry, title="Living room voice")
+    result = await discover(hass, zeroconf_info(port=10300))
+    assert result["reason"] == "already_configured"
+    assert mock_entry.data[CONF_PORT] == 10300
+    assert mock_entry.title == "Living room voice"
 
 
 async def test_discovery_without_txt_id_asks_the_server(
@@ -216,5 +227,7 @@ async def test_manifest() -> None:
     assert manifest["zeroconf"] == [{"type": "_wyoming._tcp.local.", "name": "verba*"}]
     assert manifest["iot_class"] == "local_push" and manifest["config_flow"] is True
     assert manifest["requirements"][0].startswith("wyoming>=")
-    assert manifest["codeowners"] and all(owner.startswith("@") for owner in manifest["codeowners"])
+    # A GitHub user (or org/team) that exists, or none; "@wyoming-verba" was a placeholder org.
+    assert "@wyoming-verba" not in manifest["codeowners"]
+    assert all(owner.startswith("@") for owner in manifest["codeowners"])
     assert "quality_scale" not in manifest  # a tier is for core integrations only

@@ -24,7 +24,13 @@ async def test_diagnostics(
 ) -> None:
     hass.config_entries.async_update_entry(
         mock_entry,
-        options={CONF_BACKEND: "csm", CONF_LANGUAGE_VOICES: {"de": "edge:de-AT-IngridNeural"}},
+        options={
+            CONF_BACKEND: "csm",
+            CONF_LANGUAGE_VOICES: {"de": "edge:de-AT-IngridNeural"},
+            "rate": 20,
+            "volume": 0,
+            "temperature": 0.7,
+        },
     )
     await hass.config_entries.async_setup(mock_entry.entry_id)
     await hass.async_block_till_done()
@@ -35,4 +41,6 @@ async def test_diagnostics(
     )
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, mock_entry)
     assert diagnostics == snapshot
+    assert diagnostics["settings"]["speaking"] == {"rate": "+20%", "temperature": 0.7}
+    assert diagnostics["server"]["speak_options"]["csm"] == ["rate", "temperature", "volume"]
     assert HOST not in str(diagnostics)

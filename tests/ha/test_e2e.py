@@ -172,3 +172,38 @@ async def test_one_entry_per_server_found_again_at_its_address(
     assert result["type"] is FlowResultType.ABORT and result["reason"] == "already_configured"
     assert entry.data == {CONF_HOST: verba_server.host, CONF_PORT: verba_server.port}
     assert len(hass.config_entries.async_entries(DOMAIN)) == 1
+
+
+async def test_ours_carries_speaking_options_to_the_server(
+    hass: HomeAssistant, verba_server: VerbaServer, fake_edge: FakeEdge
+) -> None:
+    # Defaults from the options flow, and a tts.speak call's own options over them.
+    engine = await add_entry(hass, DOMAIN, verba_server, {"rate": 10, "volume": -20})
+    before = len(fake_edge.requests())
+    await fetch_audio(hass, engine, "Slow and low.", {"rate": "+20%", "pitch": "-5Hz"})
+    (request,) = fake_edge.requests()[before:]
+    assert "rate='+20%'" in request["ssml"]
+    assert "volume='-20%'" in request["ssml"] and "pitch='-5Hz'" in request["ssml"]
+
+    entity = hass.data["tts"].get_entity(engine)
+
+    async def reply() -> AsyncGenerator[str]:
+        yield "First part. "
+        yield "Second part."
+
+    before = len(fake_edge.requests())
+    response = await entity.async_stream_tts_audio(
+        TTSAudioRequest("en-US", {"rate": "-30%"}, reply())
+    )
+    data = b"".join([chunk async for chunk in response.data_gen])
+    assert wav_samples(data)[1] > 0
+    requests = fake_edge.requests()[before:]
+    assert len(requests) == 2 and all("rate='-30%'" in r["ssml"] for r in requests)
+
+
+async def test_ours_bad_option_gets_the_servers_words(
+    hass: HomeAssistant, verba_server: VerbaServer
+) -> None:
+    engine = await add_entry(hass, DOMAIN, verba_server)
+    with pytest.raises(HomeAssistantError, match="'context.verba.rate' must be a change"):
+        await fetch_audio(hass, engine, "Too fast.", {"rate": "+500%"})

@@ -38,8 +38,10 @@ async def test_setup_creates_entities_and_unload_removes_them(
     assert mock_entry.state is ConfigEntryState.LOADED
     entities = er.async_entries_for_config_entry(er.async_get(hass), mock_entry.entry_id)
     assert sorted(e.domain for e in entities) == ["select", "select", "select", "tts"]
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, mock_entry.entry_id)})
-    assert device is not None and device.name == mock_entry.title
+    # Not async_get_device: it raises in tests from HA 2026.9.
+    (device,) = dr.async_entries_for_config_entry(dr.async_get(hass), mock_entry.entry_id)
+    assert (DOMAIN, mock_entry.entry_id) in device.identifiers
+    assert device.name == mock_entry.title
     assert await hass.config_entries.async_unload(mock_entry.entry_id)
     await hass.async_block_till_done()
     assert mock_entry.state is ConfigEntryState.NOT_LOADED

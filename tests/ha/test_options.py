@@ -40,7 +40,7 @@ def default_of(result: dict[str, Any], field: str) -> Any:
 async def open_menu(hass: HomeAssistant, entry: MockConfigEntry, item: str) -> dict[str, Any]:
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["backend", "languages"]
+    assert result["menu_options"] == ["backend", "languages", "speaking"]
     return await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": item}
     )
@@ -124,3 +124,41 @@ async def test_a_voice_per_language_is_added_and_removed(
     assert default_of(result, CONF_VOICE) == "edge:de-AT-IngridNeural"
     await hass.config_entries.options.async_configure(result["flow_id"], {CONF_VOICE: "default"})
     assert mock_entry.options == {CONF_BACKEND: "csm", CONF_LANGUAGE_VOICES: {}}
+
+
+async def test_speaking_defaults_are_set_checked_and_cleared(
+    hass: HomeAssistant, mock_entry: MockConfigEntry
+) -> None:
+    result = await open_menu(hass, mock_entry, "speaking")
+    assert result["step_id"] == "speaking"
+    assert default_of(result, "rate") == 0 and default_of(result, "volume") == 0
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"rate": 20, "volume": -10, "pitch": "high", "temperature": 0.7}
+    )
+    assert result["type"] is FlowResultType.FORM and result["errors"] == {"pitch": "invalid_pitch"}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"rate": 20, "volume": -10, "pitch": "+5Hz", "temperature": 0.7}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert mock_entry.options == {"rate": 20, "volume": -10, "pitch": "+5Hz", "temperature": 0.7}
+    await hass.async_block_till_done()
+    tts_entity = hass.data["tts"].get_entity("tts.verba_192_168_1_20_10200_speech")
+    assert tts_entity.default_options == {
+        "rate": "+20%",
+        "volume": "-10%",
+        "pitch": "+5Hz",
+        "temperature": 0.7,
+    }
+
+    # Emptied pitch and temperature go back to the server's own; other options stay.
+    hass.config_entries.async_update_entry(
+        mock_entry, options={**mock_entry.options, CONF_BACKEND: "edge"}
+    )
+    result = await open_menu(hass, mock_entry, "speaking")
+    assert default_of(result, "rate") == 20
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"rate": 0, "volume": 0}
+    )
+    assert mock_entry.options == {CONF_BACKEND: "edge", "rate": 0, "volume": 0}
+    await hass.async_block_till_done()
+    assert tts_entity.default_options is None

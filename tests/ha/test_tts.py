@@ -22,6 +22,7 @@ from custom_components.verba.const import (
     CONF_VOICE,
 )
 
+from .e2e import fetch_audio
 from .fakes import HOST, PORT, CannotConnectError, FakeServers, Request
 from .helpers import loaded_with, wav_samples
 
@@ -65,7 +66,14 @@ async def test_entity(
     tts_entity = entity(hass)
     assert tts_entity.default_language == "en-US"
     assert tts_entity.supported_languages == ["de-AT", "de-DE", "en", "en-GB", "en-US", "fr-FR"]
-    assert tts_entity.supported_options == ["voice", "speaker"]
+    assert tts_entity.supported_options == [
+        "voice",
+        "speaker",
+        "rate",
+        "volume",
+        "pitch",
+        "temperature",
+    ]
 
 
 async def test_supported_voices_cover_every_engine_backend_first(
@@ -176,3 +184,38 @@ async def test_server_errors_become_translated_errors(
     with pytest.raises(HomeAssistantError) as err:
         await entity(hass).async_get_tts_audio("Hi.", "en-US", {})
     assert str(err.value) == "Lost the connection to the Verba TTS server: Connection refused"
+
+
+async def test_speaking_options_are_supported_and_defaults_come_from_the_options(
+    hass: HomeAssistant, servers: FakeServers, loaded: MockConfigEntry
+) -> None:
+    tts_entity = entity(hass)
+    assert {"voice", "speaker", "rate", "volume", "pitch", "temperature"} <= set(
+        tts_entity.supported_options
+    )
+    assert tts_entity.default_options is None
+    await set_options(hass, loaded, rate=15, volume=0, pitch="+5Hz", temperature=0.6)
+    assert tts_entity.default_options == {"rate": "+15%", "pitch": "+5Hz", "temperature": 0.6}
+
+
+async def test_tts_speak_options_reach_the_server_over_the_defaults(
+    hass: HomeAssistant, servers: FakeServers, loaded: MockConfigEntry
+) -> None:
+    await fetch_audio(hass, ENTITY, "Hallo.", {"rate": "+20%"})
+    assert servers.requests[-1].options == {"rate": "+20%"}
+    await set_options(hass, loaded, rate=10, pitch="-3Hz")
+    await fetch_audio(hass, ENTITY, "Hallo.", {"rate": "-20%", "volume": "+5%"})
+    assert servers.requests[-1].options == {"rate": "-20%", "volume": "+5%", "pitch": "-3Hz"}
+    await fetch_audio(hass, ENTITY, "Hallo again.")
+    assert servers.requests[-1].options == {"rate": "+10%", "pitch": "-3Hz"}
+    with pytest.raises(HomeAssistantError, match="Invalid options"):
+        await fetch_audio(hass, ENTITY, "Hallo.", {"speed": 2})
+
+
+async def test_a_streamed_reply_carries_its_options(
+    hass: HomeAssistant, servers: FakeServers, loaded: MockConfigEntry
+) -> None:
+    request = TTSAudioRequest("de-DE", {"temperature": 0.4}, llm_reply())
+    response = await entity(hass).async_stream_tts_audio(request)
+    assert b"".join([chunk async for chunk in response.data_gen])
+    assert servers.requests[-1].streamed and servers.requests[-1].options == {"temperature": 0.4}

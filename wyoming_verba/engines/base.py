@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from ..audio import Pcm
+from ..options import NO_OPTIONS, SpeakOptions
 from ..voices import VoiceChoice, VoiceInfo
 
 
@@ -71,11 +72,18 @@ class Engine(Protocol):
     def default_voice(self) -> VoiceChoice:
         """The voice used when a request names none."""
 
+    def speak_options(self) -> frozenset[str]:
+        """The per-request options (SpeakOptions names) this engine honours now."""
+
     def speak(
-        self, sentences: AsyncIterator[str], voice: VoiceChoice
+        self,
+        sentences: AsyncIterator[str],
+        voice: VoiceChoice,
+        options: SpeakOptions = NO_OPTIONS,
     ) -> AsyncGenerator[Pcm | SentenceEnd, None]:
         """Stream PCM for a reply's sentences as they arrive, SENTENCE_END after each one;
-        stops working promptly when the consumer stops."""
+        stops working promptly when the consumer stops. Options it does not honour are
+        ignored."""
 
     async def close(self) -> None:
         """Release connections, threads and memory."""

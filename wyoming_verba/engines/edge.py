@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -16,6 +17,7 @@ import edge_tts.voices
 
 from ..audio import Pcm
 from ..config import EdgeConfig
+from ..options import NO_OPTIONS, SpeakOptions, percent
 from ..voices import VoiceChoice, VoiceInfo
 from .base import EngineError, EngineState, EngineStatus, EngineUnavailableError, SentenceEnd
 from .edge_errors import describe_service_error
@@ -27,6 +29,7 @@ from .sentences import speak_each
 _LOGGER = logging.getLogger(__name__)
 
 SAMPLE_RATE = 24000  # edge-tts always asks for audio-24khz-48kbitrate-mono-mp3
+SPEAK_OPTIONS = frozenset({"rate", "volume", "pitch"})  # the SSML prosody
 _TOKEN = "6A5AA1D4EAFF4E9FB37E23D68491D6F4"
 
 
@@ -96,11 +99,18 @@ class EdgeEngine:
     def ensure_loading(self) -> None:
         """Nothing loads on first use."""
 
+    def speak_options(self) -> frozenset[str]:
+        """rate, volume and pitch: the SSML prosody, overriding edge.rate/volume/pitch."""
+        return SPEAK_OPTIONS
+
     def speak(
-        self, sentences: AsyncIterator[str], voice: VoiceChoice
+        self,
+        sentences: AsyncIterator[str],
+        voice: VoiceChoice,
+        options: SpeakOptions = NO_OPTIONS,
     ) -> AsyncGenerator[Pcm | SentenceEnd, None]:
         """Sentence by sentence; the next one is synthesized while the current one streams."""
-        return speak_each(self.synthesize, sentences, voice)
+        return speak_each(partial(self.synthesize, options=options), sentences, voice)
 
     def voices(self) -> list[VoiceInfo]:
         """Voices as 'edge:<ShortName>' with their locale; the default voice comes first."""
@@ -111,9 +121,11 @@ class EdgeEngine:
         """The configured edge.voice."""
         return VoiceChoice(self.name, self._config.voice)
 
-    async def synthesize(self, text: str, voice: VoiceChoice) -> AsyncGenerator[Pcm, None]:
+    async def synthesize(
+        self, text: str, voice: VoiceChoice, options: SpeakOptions = NO_OPTIONS
+    ) -> AsyncGenerator[Pcm, None]:
         """Stream one sentence; each MP3 piece is decoded as soon as it arrives."""
-        communicate = self._communicate(text, voice)
+        communicate = self._communicate(text, voice, options)
         decoder = Mp3StreamDecoder(self.sample_rate)
         stream = communicate.stream()
         received = 0
@@ -142,18 +154,26 @@ class EdgeEngine:
                 "the Edge TTS service closed the connection before the sentence was complete"
             )
 
-    def _communicate(self, text: str, voice: VoiceChoice) -> edge_tts.Communicate:
+    def _communicate(
+        self, text: str, voice: VoiceChoice, options: SpeakOptions
+    ) -> edge_tts.Communicate:
         config = self._config
-        return edge_tts.Communicate(
+        pitch = options.pitch or config.pitch
+        communicate = edge_tts.Communicate(
             xml_text(text),  # edge-tts escapes <, & and > but passes U+FFFE and the like
             voice.voice_id,
-            rate=config.rate,
-            volume=config.volume,
-            pitch=config.pitch,
+            rate=config.rate if options.rate is None else percent(options.rate),
+            volume=config.volume if options.volume is None else percent(options.volume),
+            pitch=pitch if pitch.endswith("Hz") else "+0Hz",
             proxy=config.proxy,
             connect_timeout=max(1, round(config.timeout_s)),
             receive_timeout=max(1, round(config.timeout_s)),
         )
+        if not pitch.endswith("Hz"):
+            # The service takes a relative pitch in percent too, but edge-tts 7.3.1 only lets
+            # Hz through its check; options.py has already checked the value (fullmatch, range).
+            communicate.tts_config.pitch = pitch
+        return communicate
 
     @contextlib.contextmanager
     def _service_errors(self, voice: VoiceChoice) -> Iterator[None]:

@@ -16,6 +16,8 @@ import torch
 from ...aio import cancel_and_wait
 from ...audio import Pcm, TrailingSilenceTrimmer
 from ...config import CsmConfig, CsmVoiceProfile
+from ...options import NO_OPTIONS, SpeakOptions
+from ...tempo import AudioShaper, shaped
 from ...voices import VoiceChoice, VoiceInfo
 from ..base import (
     SENTENCE_END,
@@ -38,6 +40,7 @@ SAMPLE_RATE = 24000
 ANCHOR_TEXT = "Hello! It's good to hear from you, and I'm happy to help with that today."
 ANCHOR_MAX_FRAMES = 40  # 3.2 s of audio
 ANCHOR_SEED = 20261124
+SPEAK_OPTIONS = frozenset({"rate", "volume", "temperature"})  # rate/volume: tempo.AudioShaper
 
 
 class CsmEngine:
@@ -208,14 +211,33 @@ class CsmEngine:
             return {}
         return {"steps": runtime.worker.steps, "max_rows": runtime.worker.max_rows_seen}
 
+    def speak_options(self) -> frozenset[str]:
+        """rate and volume (on the audio), and temperature unless the frame step was built
+        greedy-only (csm.temperature: 0), which cannot sample."""
+        runtime = self._runtime
+        if runtime is not None:
+            greedy = runtime.worker.pipeline.step.sampling.greedy
+        else:
+            greedy = self._config.temperature == 0
+        return SPEAK_OPTIONS - {"temperature"} if greedy else SPEAK_OPTIONS
+
     async def speak(
-        self, sentences: AsyncIterator[str], voice: VoiceChoice
+        self,
+        sentences: AsyncIterator[str],
+        voice: VoiceChoice,
+        options: SpeakOptions = NO_OPTIONS,
     ) -> AsyncGenerator[Pcm | SentenceEnd, None]:
         """Speak a reply in the requested voice: one slot for all its sentences (with
         csm.continuity each hears the ones before it); SENTENCE_END after each sentence."""
         runtime = await self._ready()
         prefix, speaker = self._resolve(voice)
-        async with contextlib.aclosing(self._speak(runtime, sentences, prefix, speaker)) as stream:
+        shaper = AudioShaper.for_options(options, SAMPLE_RATE)
+        async with (
+            contextlib.aclosing(
+                self._speak(runtime, sentences, prefix, speaker, options.temperature)
+            ) as spoken,
+            contextlib.aclosing(shaped(spoken, shaper)) as stream,
+        ):
             async for item in stream:
                 yield item
 
@@ -225,6 +247,7 @@ class CsmEngine:
         sentences: AsyncIterator[str],
         prefix: VoicePrefix | None,
         speaker: int,
+        temperature: float | None = None,
     ) -> AsyncGenerator[Pcm | SentenceEnd, None]:
         loop = asyncio.get_running_loop()
         inbox: asyncio.Queue[Delivery] = asyncio.Queue()
@@ -237,6 +260,7 @@ class CsmEngine:
             deliver,
             seed=secrets.randbits(31),
             continuity=self._config.continuity,
+            temperature=temperature,
         )
         fitter = SentenceFitter(
             partial(runtime.prompts.text_ids, speaker=speaker),

@@ -62,7 +62,7 @@ class Occupant:
             max_frames=max(1, min(sentence.max_frames, CONTEXT_LIMIT - self.context.position)),
             seed=self.reply.seed,
             draws=self.draws,
-            sampling=step.sampling,
+            sampling=step.sampling.with_temperature(self.reply.temperature),
         )
         self.sentence, self.generating = sentence, True
         self._sentence_start = len(self.reply.frames)

@@ -61,11 +61,13 @@ class Reply:
         deliver: Callable[[Delivery], None],
         seed: int,
         continuity: bool = True,
+        temperature: float | None = None,
     ) -> None:
         self.prefix = prefix
         self.deliver = deliver
         self.seed = seed
         self.continuity = continuity
+        self.temperature = temperature  # the request's own, overriding csm.temperature
         self.cancelled = threading.Event()
         self.frames: list[torch.Tensor] = []  # codes of every frame spoken, in order
         self._sentences: deque[Sentence] = deque()

@@ -50,6 +50,15 @@ class Sampling:
         """True when some stage filters by top-p (needs a sort over the vocabulary)."""
         return any(not p.greedy and p.top_p < 1.0 for p in (self.backbone, self.depth))
 
+    def with_temperature(self, temperature: float | None) -> Sampling:
+        """Both stages at another temperature (a request's own); unchanged for None."""
+        if temperature is None:
+            return self
+        return Sampling(
+            SamplingParams(temperature, self.backbone.top_k, self.backbone.top_p),
+            SamplingParams(temperature, self.depth.top_k, self.depth.top_p),
+        )
+
 
 def _stage_defaults(config: Any) -> SamplingParams:
     if not getattr(config, "do_sample", False):
