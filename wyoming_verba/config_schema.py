@@ -117,6 +117,7 @@ SCHEMA = vol.Schema(
             vol.Optional("idle_timeout_s"): _positive(_number),
             vol.Optional("write_timeout_s"): _positive(_number),
             vol.Optional("shutdown_grace_s"): vol.All(_number, vol.Range(min=0)),
+            vol.Optional("max_stream_s"): vol.All(_number, vol.Range(min=1, max=86400)),
             vol.Optional("data_dir"): _STR,
         },
         vol.Optional("tts", default={}): {
@@ -152,6 +153,7 @@ SCHEMA = vol.Schema(
             vol.Optional("continuity"): bool,
             vol.Optional("max_batch"): vol.All(_int, vol.Range(min=1, max=64)),
             vol.Optional("anchor_speakers"): bool,
+            vol.Optional("queue_timeout_s"): vol.All(_number, vol.Range(min=0.1, max=600)),
             vol.Optional("voices"): [_VOICE_PROFILE],
         },
     }

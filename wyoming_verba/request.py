@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -38,6 +39,7 @@ class SynthesisRequest:
     problem: Problem | None = None  # failed or cut short while being served
     sentences: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
+    opened_at: float = field(default_factory=time.monotonic)  # for server.max_stream_s
     _ended: bool = False
 
     @classmethod

@@ -25,8 +25,11 @@ from ..base import (
     EngineUnavailableError,
     SentenceEnd,
 )
+from .background import in_daemon_thread
 from .fitting import SentenceFitter
 from .loading import load_model
+from .profile_setup import ProfileSet, build_prefixes, check_clips
+from .profiles import CheckedVoice
 from .replies import END, Delivery, Reply
 from .runtime import CsmRuntime, build_runtime, prepare_step, should_compile
 from .slots import VoicePrefix
@@ -52,11 +55,20 @@ class CsmEngine:
         self._anchors: dict[int, VoicePrefix] = {}
         self._loading: asyncio.Task[None] | None = None
         self._runtime: CsmRuntime | None = None
+        self._profile_set = ProfileSet(config.voices)
+        self._clips_checked = False
 
     async def start(self) -> None:
-        """Begin loading in the background when csm.preload is set (Describe keeps answering)."""
+        """Check each voice profile's clip (bounded; a bad one is skipped), then begin loading in
+        the background when csm.preload is set (Describe keeps answering)."""
+        await self._check_clips()
         if self._config.preload:
             self.ensure_loading()
+
+    async def _check_clips(self) -> None:
+        if not self._clips_checked:
+            self._profile_set = await asyncio.to_thread(check_clips, self._config.voices)
+            self._clips_checked = True
 
     def ensure_loading(self) -> None:
         """Begin loading now if it has not begun (csm.preload: false loads on first use)."""
@@ -76,7 +88,7 @@ class CsmEngine:
         err = task.exception()
         if err is not None:
             return EngineStatus(EngineState.FAILED, str(err))
-        return EngineStatus(EngineState.READY)
+        return EngineStatus(EngineState.READY, self._profile_set.summary())
 
     async def wait_ready(self) -> None:
         """Wait for the preload start() began (none when csm.preload is false)."""
@@ -102,22 +114,23 @@ class CsmEngine:
     async def _load(self) -> None:
         started = time.monotonic()
         config = self._config
-        loaded = await asyncio.to_thread(load_model, config)
-        runtime = await asyncio.to_thread(build_runtime, loaded, config)
+        await self._check_clips()
+        # Daemon threads, not asyncio.to_thread: a stop mid-load must not wait for them at exit.
+        loaded = await in_daemon_thread(partial(load_model, config), "csm load")
+        runtime = await in_daemon_thread(partial(build_runtime, loaded, config), "csm runtime")
         self._runtime = runtime
         compile_step = should_compile(config.compile, loaded.device)
         await runtime.on_thread(partial(prepare_step, runtime, compile_step, config.cuda_graphs))
-        for profile in config.voices:
-            if profile.reference_audio is not None and profile.reference_text is not None:
-                _LOGGER.info("Building CSM voice %s from %s", profile.name, profile.reference_audio)
-                build = partial(
-                    runtime.prompts.build_prefix,
-                    profile.name,
-                    profile.speaker,
-                    profile.reference_audio,
-                    profile.reference_text,
-                )
-                self._prefixes[profile.name] = await runtime.on_thread(build)
+
+        async def build(name: str, voice: CheckedVoice) -> VoicePrefix:
+            prompts = runtime.prompts
+            call = partial(prompts.build_prefix, name, voice.speaker, voice.audio, voice.transcript)
+            return await runtime.on_thread(call)
+
+        def text_positions(text: str, speaker: int) -> int:
+            return int(runtime.prompts.text_ids(text, speaker).shape[1])
+
+        self._prefixes.update(await build_prefixes(self._profile_set, text_positions, build))
         if config.anchor_speakers:
             for speaker in self._listed_speakers():
                 _LOGGER.info("Generating the reference clip that anchors CSM speaker %d", speaker)
@@ -155,6 +168,7 @@ class CsmEngine:
         voices += [
             VoiceInfo("csm", p.name, f"CSM voice {p.name} (speaker {p.speaker})", ("en",))
             for p in self._config.voices
+            if p.name not in self._profile_set.skipped
         ]
         return voices
 
@@ -198,6 +212,7 @@ class CsmEngine:
             deliver,
             seed=secrets.randbits(31),
             continuity=self._config.continuity,
+            queue_timeout_s=self._config.queue_timeout_s,
         )
         fitter = SentenceFitter(
             partial(runtime.prompts.text_ids, speaker=speaker),
@@ -231,6 +246,9 @@ class CsmEngine:
     def _resolve(self, voice: VoiceChoice) -> tuple[VoicePrefix | None, int]:
         profile: CsmVoiceProfile | None = self._profiles.get(voice.voice_id)
         if profile is not None:
+            skipped = self._profile_set.skipped.get(profile.name)
+            if skipped is not None:
+                raise EngineUnavailableError(f"CSM voice {profile.name} was skipped: {skipped}")
             speaker = voice.speaker if voice.speaker is not None else profile.speaker
             return self._prefixes.get(profile.name) or self._anchors.get(speaker), speaker
         number = voice.voice_id.removeprefix("speaker-")
