@@ -121,16 +121,7 @@ class CsmEngine:
         self._runtime = runtime
         compile_step = should_compile(config.compile, loaded.device)
         await runtime.on_thread(partial(prepare_step, runtime, compile_step, config.cuda_graphs))
-
-        async def build(name: str, voice: CheckedVoice) -> VoicePrefix:
-            prompts = runtime.prompts
-            call = partial(prompts.build_prefix, name, voice.speaker, voice.audio, voice.transcript)
-            return await runtime.on_thread(call)
-
-        def text_positions(text: str, speaker: int) -> int:
-            return int(runtime.prompts.text_ids(text, speaker).shape[1])
-
-        self._prefixes.update(await build_prefixes(self._profile_set, text_positions, build))
+        await self._build_profiles(runtime)
         if config.anchor_speakers:
             for speaker in self._listed_speakers():
                 _LOGGER.info("Generating the reference clip that anchors CSM speaker %d", speaker)
@@ -149,6 +140,19 @@ class CsmEngine:
             len(self._prefixes),
             len(self._anchors),
         )
+
+    async def _build_profiles(self, runtime: CsmRuntime) -> None:
+        """Each checked profile's context budget, then its prefix; a failing one is skipped."""
+
+        async def build(name: str, voice: CheckedVoice) -> VoicePrefix:
+            prompts = runtime.prompts
+            call = partial(prompts.build_prefix, name, voice.speaker, voice.audio, voice.transcript)
+            return await runtime.on_thread(call)
+
+        def text_positions(text: str, speaker: int) -> int:
+            return int(runtime.prompts.text_ids(text, speaker).shape[1])
+
+        self._prefixes.update(await build_prefixes(self._profile_set, text_positions, build))
 
     async def _warm_up(self, runtime: CsmRuntime) -> None:
         async with contextlib.aclosing(self._speak(runtime, _one("Hi."), None, 0)) as stream:
