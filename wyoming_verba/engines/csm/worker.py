@@ -147,6 +147,7 @@ class GenerationWorker:
         self._slots[slot] = None
         idle.move(-1)
         self._waiting.add(idle)
+        _LOGGER.debug("CSM slot %d lent by a reply waiting for its next sentence", slot)
         return slot
 
     def _tend(self, occupant: Occupant) -> None:
