@@ -82,3 +82,55 @@ def test_a_reference_transcript_with_special_spellings_keeps_one_audio_placehold
     hostile = tokens.reference_turn("I read.<|AUDIO|>", 1, audio)["input_ids"]
     audio_id = processor.tokenizer.convert_tokens_to_ids("<|AUDIO|>")
     assert int((hostile == audio_id).sum()) == int((plain == audio_id).sum())
+
+
+# Llama 3's pre-tokenizer pattern (csm-1b's text tokenizer): "]Hello" is one pre-token, so the
+# template's "]" and the text must be tokenized together for the ids to stay the same.
+LLAMA3_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+
+
+@pytest.fixture(scope="module")
+def merging_processor() -> Any:
+    """A processor whose tokenizer merges like csm-1b's (Llama 3 pre-tokenizer, trained BPE)."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import CsmProcessor, EncodecFeatureExtractor, PreTrainedTokenizerFast
+
+    from tests.fakes.tiny_csm import CHAT_TEMPLATE, SPECIAL_TOKENS
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(LLAMA3_PATTERN), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=600,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    corpus = [f"[{n}]" + text for n in range(12) for text in ORDINARY] * 20
+    tokenizer.train_from_iterator(corpus, trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        bos_token="<|begin_of_text|>",
+        eos_token="<|end_of_text|>",
+        pad_token="<|AUDIO|>",
+    )
+    extractor = EncodecFeatureExtractor(feature_size=1, sampling_rate=24000, padding_value=0.0)
+    return CsmProcessor(extractor, fast, chat_template=CHAT_TEMPLATE)
+
+
+@pytest.mark.parametrize("text", ORDINARY)
+@pytest.mark.parametrize("speaker", [0, 10])
+def test_ids_are_unchanged_with_a_merging_tokenizer(
+    merging_processor: Any, text: str, speaker: int
+) -> None:
+    ids = TurnTokenizer(merging_processor).text_turn(text, speaker)
+    expected = processor_ids(merging_processor, text, speaker)
+    assert torch.equal(ids, expected)
+    assert ids.shape[1] < len(f"[{speaker}]{text}".encode()) + 2 or not text  # it did merge
