@@ -48,6 +48,7 @@ class ServerConfig:
     idle_timeout_s: float = 30.0
     write_timeout_s: float = 30.0
     shutdown_grace_s: float = 10.0
+    max_stream_s: float = 300.0  # synthesize-start to synthesize-stop
     data_dir: Path = field(default_factory=lambda: Path("~/.cache/wyoming-verba").expanduser())
 
 
@@ -103,6 +104,7 @@ class CsmConfig:
     continuity: bool = True
     max_batch: int = 4
     anchor_speakers: bool = True
+    queue_timeout_s: float = 5.0  # longest wait for a generation slot, then tts.fallback
     voices: tuple[CsmVoiceProfile, ...] = ()
     voice_uploads: bool = False  # verba-voice-create/delete over the (unauthenticated) port
     max_voices: int = 20  # voices created that way, at most

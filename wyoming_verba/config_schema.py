@@ -188,6 +188,7 @@ SCHEMA = vol.Schema(
             vol.Optional("idle_timeout_s"): _positive(_number),
             vol.Optional("write_timeout_s"): _positive(_number),
             vol.Optional("shutdown_grace_s"): vol.All(_number, vol.Range(min=0, max=3600)),
+            vol.Optional("max_stream_s"): vol.All(_number, vol.Range(min=1, max=86400)),
             vol.Optional("data_dir"): _STR,
         },
         vol.Optional("tts", default={}): {
@@ -223,6 +224,7 @@ SCHEMA = vol.Schema(
             vol.Optional("continuity"): bool,
             vol.Optional("max_batch"): vol.All(_int, vol.Range(min=1, max=64)),
             vol.Optional("anchor_speakers"): bool,
+            vol.Optional("queue_timeout_s"): vol.All(_number, vol.Range(min=0.1, max=600)),
             vol.Optional("voices"): [_VOICE_PROFILE],
             vol.Optional("voice_uploads"): bool,
             vol.Optional("max_voices"): vol.All(_int, vol.Range(min=1, max=1000)),

@@ -45,7 +45,27 @@ def _csm_checks(config: Config) -> list[Check]:
         import torch
     except ImportError:
         return [Check("torch", Level.FIX, "not installed: pip install 'wyoming-verba[csm]'")]
-    return [*_torch_checks(config, torch), _model_check(config)]
+    return [*_torch_checks(config, torch), _model_check(config), *_profile_checks(config)]
+
+
+def _profile_checks(config: Config) -> list[Check]:
+    """Each voice profile's clip and transcript, as the server checks them before loading."""
+    from .engines.csm.profiles import VoiceProfileError, check_voice
+
+    checks = []
+    for index, profile in enumerate(config.csm.voices):
+        if profile.reference_audio is None or profile.reference_text is None:
+            continue
+        name = f"csm voice {profile.name}"
+        try:
+            voice = check_voice(profile.reference_audio, profile.reference_text, profile.speaker)
+        except VoiceProfileError as err:
+            where = f"csm.voices.{index}.{err.field}"
+            checks.append(Check(name, Level.FIX, f"{err} ({where}); the server skips this voice"))
+        else:
+            detail = f"{voice.seconds:.1f} s clip {profile.reference_audio}"
+            checks.append(Check(name, Level.OK, detail))
+    return checks
 
 
 def _torch_checks(config: Config, torch: Any) -> list[Check]:

@@ -158,6 +158,13 @@ class VerbaHandler(AsyncEventHandler):
         while True:
             busy = self._in_flight > (0 if self._intake.stream is None else 1)
             wait = idle_s if busy else self.last_activity + idle_s - time.monotonic()
+            stream = self._intake.stream
+            if stream is not None:
+                stream_left = stream.opened_at + self._config.max_stream_s - time.monotonic()
+                if stream_left <= 0:
+                    await self._end_long_stream(stream)
+                    continue
+                wait = min(wait, stream_left)
             if wait <= 0:
                 if self._intake.stream is None:
                     self._farewell = Problem(
@@ -176,6 +183,23 @@ class VerbaHandler(AsyncEventHandler):
             except TimeoutError:
                 continue
             return first or None
+
+    async def _end_long_stream(self, stream: SynthesisRequest) -> None:
+        """A stream open for server.max_stream_s: speak what it sent, end it, then close."""
+        limit = self._config.max_stream_s
+        _LOGGER.warning(
+            "Ending a streaming synthesize open for %g s (server.max_stream_s); its text so far "
+            "is spoken and the connection closed after it",
+            limit,
+        )
+        problem = Problem(
+            "stream-too-long",
+            f"the stream was open for {limit:g} s (server.max_stream_s): the text sent so far is "
+            "spoken, the rest is not; closing the connection",
+        )
+        self._intake.closing = problem
+        await self._intake.stop_stream()  # flushes the text so far into the request
+        stream.fail(problem)
 
     def _time_out_stream(self, idle_s: float) -> None:
         """An open stream got no text for idle_timeout_s: end it, then close the connection."""

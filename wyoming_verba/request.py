@@ -42,6 +42,7 @@ class SynthesisRequest:
     problem: Problem | None = None  # failed or cut short while being served
     sentences: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
+    opened_at: float = field(default_factory=time.monotonic)  # for server.max_stream_s
     _ended: bool = False
 
     @classmethod

@@ -2,9 +2,12 @@
 fixed-size chunking.
 
 The engine gets the whole stream of sentences (CSM keeps one slot for the reply; Edge synthesizes
-one sentence ahead). When the primary engine cannot serve — still loading, failed to load, out of
-memory, service down — before any audio of a sentence, that sentence and the rest go to
-tts.fallback. The log says so; if the fallback fails too, the error names both causes.
+one sentence ahead). Sentences with nothing to say (whitespace, zero-width characters,
+punctuation alone) are dropped, so such text gives an empty stream on every engine. When the
+primary engine cannot serve — still loading, failed to load, out of memory, busy, service down —
+the sentence it was on (again from its start, even if part of it was heard) and the rest go to
+tts.fallback: a reply is finished whenever anything can still speak it. The log says so; if the
+fallback fails too (or there is none), the request ends with an Error naming both causes.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from .audio import Chunker, Resampler
 from .engines.base import Engine, EngineError, EngineState, EngineUnavailableError, SentenceEnd
 from .metrics import RequestMetrics
 from .options import NO_OPTIONS, SpeakOptions
+from .speakable import is_speakable
 from .voices import VoiceChoice
 
 _LOGGER = logging.getLogger(__name__)
@@ -63,6 +67,7 @@ class _SentenceFeed:
     metrics: RequestMetrics
     unfinished: list[str] = field(default_factory=list)
     audio_in_sentence: bool = False
+    audio_in_reply: bool = False
     _queue: asyncio.Queue[str | BaseException | None] = field(default_factory=asyncio.Queue)
     _pump: asyncio.Task[None] | None = None
 
@@ -86,7 +91,8 @@ class _SentenceFeed:
         try:
             async for sentence in self.source:
                 self.metrics.chars += len(sentence)
-                self._queue.put_nowait(sentence)
+                if is_speakable(sentence):
+                    self._queue.put_nowait(sentence)
         except Exception as err:
             self._queue.put_nowait(err)
             return
@@ -139,25 +145,43 @@ async def _speak(
                     else:
                         pcm = resampler.process(item)
                         feed.audio_in_sentence = feed.audio_in_sentence or item.size > 0
+                        feed.audio_in_reply = feed.audio_in_reply or feed.audio_in_sentence
                     for chunk in chunker.push(pcm):
                         metrics.add_audio(len(chunk) // 2)
                         yield chunk
             break
         except EngineError as err:
             fall_back = isinstance(err, EngineUnavailableError) and index < len(engines) - 1
-            if feed.audio_in_sentence or not fall_back:
+            if not fall_back:
                 raise _with_cause(err, failure) from err
             failure = err
-            metrics.backend = f"{engines[-1].name}(fallback-from-{engine.name})"
-            _LOGGER.warning(
-                "%s engine failed (%s); using the %s engine (tts.fallback)",
-                engine.name,
-                err,
-                engines[-1].name,
-            )
+            _log_fallback(engine, engines[-1], err, feed, metrics)
     for chunk in chunker.flush():
         metrics.add_audio(len(chunk) // 2)
         yield chunk
+
+
+def _log_fallback(
+    engine: Engine, fallback: Engine, err: EngineError, feed: _SentenceFeed, metrics: RequestMetrics
+) -> None:
+    if not feed.audio_in_reply:
+        metrics.backend = f"{fallback.name}(fallback-from-{engine.name})"
+        _LOGGER.warning(
+            "%s engine failed (%s); using the %s engine (tts.fallback)",
+            engine.name,
+            err,
+            fallback.name,
+        )
+        return
+    metrics.backend = f"{engine.name}-then-{fallback.name}(fallback)"
+    _LOGGER.warning(
+        "%s engine failed partway through a reply (%s); the %s engine (tts.fallback) speaks "
+        "the rest of it, from the start of the %s sentence",
+        engine.name,
+        err,
+        fallback.name,
+        "interrupted" if feed.audio_in_sentence else "next",
+    )
 
 
 def _engine_order(plan: SynthesisPlan, metrics: RequestMetrics) -> list[Engine]:

@@ -74,16 +74,21 @@ class Worker:
         speaker: int = 0,
         end: bool = True,
         prefix: Any = None,
+        queue_timeout_s: float = float("inf"),
     ) -> tuple[Reply, Collector]:
         """Submit a reply of (text, frame cap) sentences."""
         collector = Collector()
-        reply = Reply(prefix, collector, seed, continuity)
+        reply = Reply(prefix, collector, seed, continuity, queue_timeout_s)
         for text, frames in texts:
-            reply.add(Sentence(self.prompts.text_ids(text, speaker), frames))
+            self.add(reply, text, frames, speaker)
         if end:
             reply.end()
         self.worker.submit(reply)
         return reply, collector
+
+    def add(self, reply: Reply, text: str, frames: int, speaker: int = 0) -> None:
+        """Queue one more sentence of a reply."""
+        reply.add(Sentence(self.prompts.text_ids(text, speaker), frames))
 
     def stop(self) -> None:
         self.worker.stop()

@@ -165,3 +165,60 @@ def test_a_failing_prefill_fails_only_its_reply(
     assert second[1].done.wait(30) and isinstance(second[1].items[-1], EngineUnavailableError)
     assert first[1].done.wait(30) and first[1].items[-1] is None
     assert first[1].samples == 30 * FRAME_SAMPLES
+
+
+@pytest.fixture
+def one_slot(tiny_csm: Any) -> Iterator[Worker]:
+    worker = Worker(*tiny_csm, max_batch=1)
+    yield worker
+    worker.stop()
+
+
+def wait_for(condition: Any, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.002)
+
+
+def test_a_reply_without_sentences_holds_no_slot(one_slot: Worker) -> None:
+    silent, silent_items = one_slot.reply([], end=False)  # a stream that sends no text
+    _reply, served = one_slot.reply([(TEXTS[0], 5)])
+    assert served.done.wait(30) and served.items[-1] is None
+    assert served.samples == 5 * FRAME_SAMPLES
+    assert not silent_items.done.is_set()
+    silent.end()
+    assert silent_items.done.wait(30) and silent_items.items == [None]
+
+
+def test_a_sentence_kept_waiting_past_queue_timeout_fails_its_reply(one_slot: Worker) -> None:
+    long, _ = one_slot.reply([(TEXTS[1], 400)])
+    wait_for(lambda: len(long.frames) >= 2)
+    started = time.monotonic()
+    _reply, starved = one_slot.reply([(TEXTS[0], 5)], queue_timeout_s=0.3)
+    assert starved.done.wait(30)
+    waited = time.monotonic() - started
+    failure = starved.items[-1]
+    assert isinstance(failure, EngineUnavailableError)
+    assert "csm.queue_timeout_s" in str(failure) and "csm.max_batch" in str(failure)
+    assert starved.samples == 0 and waited >= 0.3
+    frames = len(long.frames)
+    wait_for(lambda: len(long.frames) > frames)  # the long reply goes on
+    long.cancel()
+
+
+def test_a_reply_between_sentences_lends_its_slot_and_continues_exactly(
+    one_slot: Worker, tiny_csm: Any
+) -> None:
+    first, first_items = one_slot.reply([(TEXTS[0], 8)], end=False)
+    wait_for(lambda: first_items.sentence_ends == 1)
+    _other, other_items = one_slot.reply([(TEXTS[2], 6)])  # only one slot: first lends it
+    assert other_items.done.wait(30) and other_items.samples == 6 * FRAME_SAMPLES
+    one_slot.add(first, TEXTS[1], 10)
+    first.end()
+    assert first_items.done.wait(30) and first_items.items[-1] is None
+    assert first_items.samples == 18 * FRAME_SAMPLES
+    # The same reply in a slot it never left: identical codes (context rebuilt exactly).
+    kept, kept_items = one_slot.reply([(TEXTS[0], 8), (TEXTS[1], 10)])
+    assert kept_items.done.wait(30)
+    assert torch.equal(torch.stack(first.frames), torch.stack(kept.frames))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 import numpy as np
@@ -222,3 +223,40 @@ def test_info_json_is_small_enough() -> None:
 
     voices = [VoiceInfo("edge", f"xx-XX-Voice{i}Neural", "desc", ("xx-XX",)) for i in range(500)]
     assert len(json.dumps(build_info(voices).event().data)) < 1_048_576
+
+
+async def test_a_stream_open_past_max_stream_s_speaks_its_text_and_ends(
+    start_server: ServerFactory,
+    fake_edge: FakeEdgeService,
+    caplog,  # type: ignore[no-untyped-def]
+) -> None:
+    caplog.set_level("INFO")
+    server = await start_server({"server": {"max_stream_s": 1.5, "idle_timeout_s": 30}})
+    async with AsyncClient.from_uri(uri_of(server)) as client:
+        await client.write_event(SynthesizeStart().event())
+        await client.write_event(SynthesizeChunk("Hello there. And the").event())
+
+        async def trickle() -> None:  # a space every 0.2 s: never idle, never a sentence
+            with contextlib.suppress(ConnectionError):
+                while True:
+                    await client.write_event(SynthesizeChunk(" ").event())
+                    await asyncio.sleep(0.2)
+
+        task = asyncio.create_task(trickle())
+        try:
+            events = await read_until(client, "synthesize-stopped")
+            assert await asyncio.wait_for(client.read_event(), 5) is None  # then closed
+        finally:
+            task.cancel()
+    # The text so far is spoken, then the Error, then the stream's usual ending.
+    assert types_of(events) == [
+        "audio-start",
+        "audio-chunk",
+        "error",
+        "audio-stop",
+        "synthesize-stopped",
+    ]
+    error = next(e for e in events if e.type == "error")
+    assert error.data["code"] == "stream-too-long" and "server.max_stream_s" in error.data["text"]
+    assert sorted(r.text for r in fake_edge.requests) == ["And the", "Hello there."]
+    assert "server.max_stream_s" in caplog.text

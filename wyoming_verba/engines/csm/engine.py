@@ -27,9 +27,12 @@ from ..base import (
     EngineUnavailableError,
     SentenceEnd,
 )
+from .background import in_daemon_thread
 from .fitting import SentenceFitter
 from .live_profiles import build_live_prefix, check_profile
 from .loading import load_model
+from .profile_setup import ProfileSet, build_prefixes, check_clips
+from .profiles import CheckedVoice, VoiceProfileError, check_voice
 from .replies import END, Delivery, Reply
 from .runtime import CsmRuntime, build_runtime, prepare_step, should_compile
 from .slots import VoicePrefix
@@ -57,11 +60,20 @@ class CsmEngine:
         self._anchors: dict[int, VoicePrefix] = {}
         self._loading: asyncio.Task[None] | None = None
         self._runtime: CsmRuntime | None = None
+        self._profile_set = ProfileSet(config.voices)
+        self._clips_checked = False
 
     async def start(self) -> None:
-        """Begin loading in the background when csm.preload is set (Describe keeps answering)."""
+        """Check each voice profile's clip (bounded; a bad one is skipped), then begin loading in
+        the background when csm.preload is set (Describe keeps answering)."""
+        await self._check_clips()
         if self._config.preload:
             self.ensure_loading()
+
+    async def _check_clips(self) -> None:
+        if not self._clips_checked:
+            self._profile_set = await asyncio.to_thread(check_clips, self._config.voices)
+            self._clips_checked = True
 
     def ensure_loading(self) -> None:
         """Begin loading now if it has not begun (csm.preload: false loads on first use)."""
@@ -81,7 +93,7 @@ class CsmEngine:
         err = task.exception()
         if err is not None:
             return EngineStatus(EngineState.FAILED, str(err))
-        return EngineStatus(EngineState.READY)
+        return EngineStatus(EngineState.READY, self._profile_set.summary())
 
     async def wait_ready(self) -> None:
         """Wait for the preload start() began (none when csm.preload is false)."""
@@ -107,22 +119,14 @@ class CsmEngine:
     async def _load(self) -> None:
         started = time.monotonic()
         config = self._config
-        loaded = await asyncio.to_thread(load_model, config)
-        runtime = await asyncio.to_thread(build_runtime, loaded, config)
+        await self._check_clips()
+        # Daemon threads, not asyncio.to_thread: a stop mid-load must not wait for them at exit.
+        loaded = await in_daemon_thread(partial(load_model, config), "csm load")
+        runtime = await in_daemon_thread(partial(build_runtime, loaded, config), "csm runtime")
         self._runtime = runtime
         compile_step = should_compile(config.compile, loaded.device)
         await runtime.on_thread(partial(prepare_step, runtime, compile_step, config.cuda_graphs))
-        for profile in list(self._profiles.values()):
-            if profile.reference_audio is not None and profile.reference_text is not None:
-                _LOGGER.info("Building CSM voice %s from %s", profile.name, profile.reference_audio)
-                build = partial(
-                    runtime.prompts.build_prefix,
-                    profile.name,
-                    profile.speaker,
-                    profile.reference_audio,
-                    profile.reference_text,
-                )
-                self._prefixes[profile.name] = await runtime.on_thread(build)
+        await self._build_profiles(runtime)
         if config.anchor_speakers:
             for speaker in self._listed_speakers():
                 _LOGGER.info("Generating the reference clip that anchors CSM speaker %d", speaker)
@@ -142,6 +146,29 @@ class CsmEngine:
             len(self._anchors),
         )
 
+    async def _build_profiles(self, runtime: CsmRuntime) -> None:
+        """Each checked profile's context budget, then its prefix; a failing one is skipped."""
+
+        async def build(name: str, voice: CheckedVoice) -> VoicePrefix:
+            prompts = runtime.prompts
+            call = partial(prompts.build_prefix, name, voice.speaker, voice.audio, voice.transcript)
+            return await runtime.on_thread(call)
+
+        def text_positions(text: str, speaker: int) -> int:
+            return int(runtime.prompts.text_ids(text, speaker).shape[1])
+
+        self._prefixes.update(await build_prefixes(self._profile_set, text_positions, build))
+        for profile in [p for p in self._profiles.values() if p.name not in self._configured]:
+            # A voice created at run time and kept in server.data_dir/voices: checked the same way.
+            assert profile.reference_audio is not None and profile.reference_text is not None
+            check = partial(check_voice, profile.reference_audio, profile.reference_text)
+            try:
+                voice = await asyncio.to_thread(check, profile.speaker, text_positions)
+                self._prefixes[profile.name] = await build(profile.name, voice)
+            except VoiceProfileError as err:
+                del self._profiles[profile.name]
+                _LOGGER.error("Created CSM voice %s skipped: %s", profile.name, err)
+
     async def _warm_up(self, runtime: CsmRuntime) -> None:
         async with contextlib.aclosing(self._speak(runtime, _one("Hi."), None, 0)) as stream:
             async for _ in stream:
@@ -160,6 +187,7 @@ class CsmEngine:
         voices += [
             VoiceInfo("csm", p.name, f"CSM voice {p.name} (speaker {p.speaker})", ("en",))
             for p in self._profiles.values()
+            if p.name not in self._profile_set.skipped
         ]
         return voices
 
@@ -261,6 +289,7 @@ class CsmEngine:
             seed=secrets.randbits(31),
             continuity=self._config.continuity,
             temperature=temperature,
+            queue_timeout_s=self._config.queue_timeout_s,
         )
         fitter = SentenceFitter(
             partial(runtime.prompts.text_ids, speaker=speaker),
@@ -294,6 +323,9 @@ class CsmEngine:
     def _resolve(self, voice: VoiceChoice) -> tuple[VoicePrefix | None, int]:
         profile: CsmVoiceProfile | None = self._profiles.get(voice.voice_id)
         if profile is not None:
+            skipped = self._profile_set.skipped.get(profile.name)
+            if skipped is not None:
+                raise EngineUnavailableError(f"CSM voice {profile.name} was skipped: {skipped}")
             speaker = voice.speaker if voice.speaker is not None else profile.speaker
             return self._prefixes.get(profile.name) or self._anchors.get(speaker), speaker
         number = voice.voice_id.removeprefix("speaker-")

@@ -4,10 +4,13 @@ Runs on the generation thread only. Starting a sentence is the eager part betwee
 the first sentence (and, without continuity, every sentence) copies the voice prefix's K/V into
 the slot and prefills the text turn; a later sentence appends the end-of-audio frame and its text
 turn to what the slot already holds, or — when that would not fit 2048 positions with the
-sentence's frame budget — rebuilds the slot from the prefix and the latest sentences that fit.
+sentence's frame budget, or the reply lent its slot to another between sentences and now sits in
+another one — rebuilds the slot from the prefix and the latest sentences that fit.
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import numpy.typing as npt
@@ -35,6 +38,14 @@ class Occupant:
         self._num_codebooks = num_codebooks
         self._pending: list[npt.NDArray[np.float32]] = []
         self._sent_first = False
+        self._context_in_slot = False  # the slot's K/V holds self.context
+        self.idle_since = time.monotonic()  # when it last had nothing to generate
+
+    def move(self, slot: int) -> None:
+        """Give up the slot (between sentences) or take another one: the next sentence rebuilds
+        the context there from the prefix and the sentences spoken so far."""
+        self.slot = slot
+        self._context_in_slot = False
 
     def start(self, sentence: Sentence, step: FrameStep) -> None:
         """Prefill the sentence into the slot and switch it on."""
@@ -42,7 +53,7 @@ class Occupant:
         continuing = self.reply.continuity and self.context.position > 0
         text = backbone.embed_prompt(sentence.ids)
         needed = self.context.position + 1 + sentence.length + sentence.max_frames
-        if continuing and needed <= CONTEXT_LIMIT:
+        if continuing and self._context_in_slot and needed <= CONTEXT_LIMIT:
             embeds = torch.cat([backbone.embed_frames(backbone.end_frame()), text], dim=1)
             start = self.context.position
         else:
@@ -65,6 +76,7 @@ class Occupant:
             sampling=step.sampling.with_temperature(self.reply.temperature),
         )
         self.sentence, self.generating = sentence, True
+        self._context_in_slot = True
         self._sentence_start = len(self.reply.frames)
         self._sent_first = False  # each sentence's first frame goes out at once
 
@@ -88,6 +100,7 @@ class Occupant:
         )
         self.context.spoken.append(SpokenSentence(self.sentence.ids, frames))
         self.sentence, self.generating = None, False
+        self.idle_since = time.monotonic()
 
     def _flush(self) -> None:
         if self._pending:

@@ -9,71 +9,53 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 import numpy.typing as npt
 import torch
 
-from ..base import EngineError
+from .profiles import read_clip
 from .slots import VoicePrefix
 from .step import FrameStep
+from .tokens import TurnTokenizer
 
 SAMPLE_RATE = 24000
 _SLOT = 0
 
 
 def load_reference_audio(path: Path) -> npt.NDArray[np.float32]:
-    """Decode any audio file PyAV reads to 24 kHz mono float32."""
-    try:
-        with av.open(str(path)) as container:
-            resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
-            pieces = [
-                out.to_ndarray().reshape(-1)
-                for frame in container.decode(audio=0)
-                for out in resampler.resample(frame)
-            ]
-            pieces += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
-    except (av.error.FFmpegError, IndexError) as err:
-        raise EngineError(f"cannot read reference audio {path}: {err}") from err
-    if not pieces:
-        raise EngineError(f"reference audio {path} has no audio")
-    return np.concatenate(pieces).astype(np.float32)
+    """Decode a reference clip to 24 kHz mono float32 (length checked first, decoding bounded)."""
+    return read_clip(path)
 
 
 class PromptBuilder:
     """Turns text and reference clips into token ids and prefilled voice prefixes."""
 
     def __init__(self, processor: Any, step: FrameStep) -> None:
-        self._processor = processor
+        self._turns = TurnTokenizer(processor)
         self._step = step
 
     def text_ids(self, text: str, speaker: int) -> torch.Tensor:
-        """Token ids (1, n) of one text turn for `speaker`, exactly as in a full conversation."""
-        turn = [{"role": str(speaker), "content": [{"type": "text", "text": text}]}]
-        encoded = self._processor.apply_chat_template(turn, tokenize=True, return_dict=True)
-        return encoded["input_ids"]  # type: ignore[no-any-return]
+        """Token ids (1, n) of one text turn for `speaker`, exactly as in a full conversation;
+        the text is plain text (a special token's spelling in it is not that token)."""
+        return self._turns.text_turn(text, speaker)
 
     @torch.no_grad()
     def build_prefix(
         self,
         name: str,
         speaker: int,
-        reference_audio: Path,
+        reference_audio: Path | npt.NDArray[np.float32],
         reference_text: str,
         slot: int = _SLOT,
     ) -> VoicePrefix:
-        """Encode and prefill a reference turn (text + audio + end-of-audio) once, in `slot`."""
-        audio = load_reference_audio(reference_audio)
-        turn = [
-            {
-                "role": str(speaker),
-                "content": [
-                    {"type": "text", "text": reference_text},
-                    {"type": "audio", "path": audio},
-                ],
-            }
-        ]
-        encoded = self._processor.apply_chat_template(turn, tokenize=True, return_dict=True)
+        """Encode and prefill a reference turn (text + audio + end-of-audio) once, in `slot`;
+        the audio is a file or 24 kHz mono samples (a checked profile's)."""
+        audio = (
+            reference_audio
+            if isinstance(reference_audio, np.ndarray)
+            else load_reference_audio(reference_audio)
+        )
+        encoded = self._turns.reference_turn(reference_text, speaker, audio)
         backbone = self._step.backbone
         embeds = backbone.embed_prompt(
             encoded["input_ids"], encoded.get("input_values"), encoded.get("input_values_cutoffs")

@@ -10,6 +10,7 @@ the previous turn, then the new text — so each sentence hears the ones before 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,16 +63,19 @@ class Reply:
         seed: int,
         continuity: bool = True,
         temperature: float | None = None,
+        queue_timeout_s: float = float("inf"),
     ) -> None:
         self.prefix = prefix
         self.deliver = deliver
         self.seed = seed
         self.continuity = continuity
         self.temperature = temperature  # the request's own, overriding csm.temperature
+        self.queue_timeout_s = queue_timeout_s  # longest wait for a slot once a sentence is ready
         self.cancelled = threading.Event()
         self.frames: list[torch.Tensor] = []  # codes of every frame spoken, in order
         self._sentences: deque[Sentence] = deque()
         self._ended = False
+        self._ready_since: float | None = None  # when the queue last went from empty to not
         self._lock = threading.Lock()
         self._notify: Callable[[], None] = lambda: None
 
@@ -82,6 +86,8 @@ class Reply:
     def add(self, sentence: Sentence) -> None:
         """Queue the next sentence."""
         with self._lock:
+            if not self._sentences:
+                self._ready_since = time.monotonic()
             self._sentences.append(sentence)
         self._notify()
 
@@ -99,7 +105,22 @@ class Reply:
     def take(self) -> Sentence | None:
         """The next queued sentence, if any (generation thread)."""
         with self._lock:
-            return self._sentences.popleft() if self._sentences else None
+            sentence = self._sentences.popleft() if self._sentences else None
+            if not self._sentences:
+                self._ready_since = None
+            return sentence
+
+    def waited_too_long(self, now: float) -> bool:
+        """A sentence has been ready for longer than queue_timeout_s (while it had no slot)."""
+        with self._lock:
+            since = self._ready_since
+        return since is not None and now - since > self.queue_timeout_s
+
+    @property
+    def ready_since(self) -> float:
+        """When its next sentence became ready (inf when none is)."""
+        with self._lock:
+            return float("inf") if self._ready_since is None else self._ready_since
 
     @property
     def has_sentence(self) -> bool:

@@ -1,6 +1,8 @@
 """The generation thread: all model work happens here, never on the event loop.
 
-Between frame steps it admits replies into free slots, starts their sentences (eager prefill),
+Between frame steps it admits replies with a sentence ready into free slots (see admission:
+replies waiting for text hold nothing; one idle between sentences lends its slot; a long wait
+fails the reply for the fallback), starts their sentences (eager prefill),
 switches off cancelled ones and frees finished ones. Each frame is launched before the previous
 frame's results are read, so the device keeps working while the host delivers audio — except when
 a generating reply already has its next sentence queued: then the host reads the frame at once so
@@ -13,6 +15,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -20,6 +23,7 @@ from typing import Any, TypeVar
 import torch
 
 from ..base import EngineUnavailableError
+from .admission import WaitingRoom, lender
 from .occupant import Occupant
 from .pipeline import FramePipeline, FrameResults
 from .replies import END, Reply
@@ -36,6 +40,7 @@ class GenerationWorker:
         self._chunk_frames = chunk_frames
         self._slots: list[Occupant | None] = [None] * pipeline.step.slots.count
         self._replies: queue.SimpleQueue[Reply] = queue.SimpleQueue()
+        self._waiting = WaitingRoom()
         self._calls: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._in_flight: list[tuple[FrameResults, list[Occupant | None]]] = []
         self._wake = threading.Event()
@@ -49,7 +54,7 @@ class GenerationWorker:
         self._thread.start()
 
     def submit(self, reply: Reply) -> None:
-        """Queue a reply; it takes a slot at the next frame boundary."""
+        """Queue a reply; it takes a slot at a frame boundary once a sentence of it is ready."""
         reply.attach(self._wake.set)
         self._replies.put(reply)
         self._wake.set()
@@ -95,6 +100,7 @@ class GenerationWorker:
             if occupant is not None:
                 occupant.reply.deliver(END)
                 self._slots[index] = None
+        self._waiting.end_all()
 
     def _idle(self) -> None:
         self._wake.clear()
@@ -102,7 +108,7 @@ class GenerationWorker:
             self._wake.wait(0.5)
 
     def _has_work(self) -> bool:
-        if not self._replies.empty() or not self._calls.empty():
+        if not self._replies.empty() or not self._calls.empty() or self._waiting.has_work:
             return True
         return any(
             o is not None
@@ -119,15 +125,34 @@ class GenerationWorker:
                 self._tend(occupant)
 
     def _admit(self) -> None:
-        while not self._replies.empty() and None in self._slots:
+        num_codebooks = self.pipeline.step.backbone.num_codebooks
+        while not self._replies.empty():
             reply = self._replies.get()
-            if reply.cancelled.is_set():
-                reply.deliver(END)
-                continue
-            slot = self._slots.index(None)
-            num_codebooks = self.pipeline.step.backbone.num_codebooks
-            self._slots[slot] = Occupant(reply, slot, self._chunk_frames, num_codebooks)
+            self._waiting.add(Occupant(reply, -1, self._chunk_frames, num_codebooks))
+        self._waiting.settle(time.monotonic(), len(self._slots))
+        for occupant in self._waiting.ready():
+            slot = self._free_slot()
+            if slot is None:
+                return
+            self._waiting.remove(occupant)
+            occupant.move(slot)
+            self._slots[slot] = occupant
             self.pipeline.reset_stream(slot)
+
+    def _free_slot(self) -> int | None:
+        """A free slot, or the one a reply idle between sentences lends."""
+        if None in self._slots:
+            return self._slots.index(None)
+        idle = lender(self._slots)
+        if idle is None:
+            return None
+        slot = idle.slot
+        self.pipeline.step.slots.deactivate(slot)
+        self._slots[slot] = None
+        idle.move(-1)
+        self._waiting.add(idle)
+        _LOGGER.debug("CSM slot %d lent by a reply waiting for its next sentence", slot)
+        return slot
 
     def _tend(self, occupant: Occupant) -> None:
         reply = occupant.reply
@@ -170,8 +195,8 @@ class GenerationWorker:
             results, occupants = self._in_flight.pop(0)
             results.wait()
             for row, occupant in enumerate(occupants):
-                if occupant is None or self._slots[occupant.slot] is not occupant:
-                    continue  # freed (cancelled) while this frame was in flight
+                if occupant is None or occupant.slot != row or self._slots[row] is not occupant:
+                    continue  # freed (cancelled) or moved while this frame was in flight
                 emitted, finished = bool(results.emitted[row]), bool(results.finished[row])
                 occupant.draws += int(emitted or finished)
                 if emitted:

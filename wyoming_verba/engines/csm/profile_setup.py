@@ -1,0 +1,85 @@
+"""The configured voice profiles, each checked on its own: a bad one is skipped, never fatal.
+
+At start (before the model loads) every clip is checked; once the tokenizer is there, each
+transcript's context budget; then each prefix is built. A profile failing any step is skipped
+with one ERROR line naming it, the config key and the fix; the other profiles and the bare
+speakers keep working.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from ...config import CsmVoiceProfile
+from ...echo import echo
+from .profiles import CheckedVoice, TextPositions, VoiceProfileError, check_voice
+from .slots import VoicePrefix
+
+_LOGGER = logging.getLogger(__name__)
+
+BuildPrefix = Callable[[str, CheckedVoice], Awaitable[VoicePrefix]]
+
+
+@dataclass
+class ProfileSet:
+    """Profiles with a reference that passed the checks so far, and the skipped ones (why)."""
+
+    profiles: tuple[CsmVoiceProfile, ...]
+    checked: dict[str, CheckedVoice] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def skip(self, profile: CsmVoiceProfile, key: str, reason: str) -> None:
+        """Leave a profile out, with its one ERROR line."""
+        self.checked.pop(profile.name, None)
+        index = self.profiles.index(profile)
+        line = f"{reason} (csm.voices.{index}.{key})"
+        self.skipped[profile.name] = line
+        _LOGGER.error(
+            "CSM voice profile %s skipped: %s; the other voices keep working",
+            echo(profile.name),
+            line,
+        )
+
+    def summary(self) -> str:
+        """One line for status/doctor: which profiles were skipped and why ('' when none)."""
+        return "; ".join(
+            f"voice profile {name!r} skipped: {why}" for name, why in self.skipped.items()
+        )
+
+
+def check_clips(profiles: tuple[CsmVoiceProfile, ...]) -> ProfileSet:
+    """Check every profile's clip and transcript (no model needed); blocking, bounded."""
+    result = ProfileSet(profiles)
+    for profile in profiles:
+        if profile.reference_audio is None or profile.reference_text is None:
+            continue
+        try:
+            result.checked[profile.name] = check_voice(
+                profile.reference_audio, profile.reference_text, profile.speaker
+            )
+        except VoiceProfileError as err:
+            result.skip(profile, err.field, str(err))
+    return result
+
+
+async def build_prefixes(
+    result: ProfileSet, text_positions: TextPositions, build: BuildPrefix
+) -> dict[str, VoicePrefix]:
+    """Check each transcript's budget and build its prefix; a failure skips that profile."""
+    prefixes: dict[str, VoicePrefix] = {}
+    for profile in result.profiles:
+        voice = result.checked.get(profile.name)
+        if voice is None:
+            continue
+        try:
+            voice = check_voice(voice.audio, voice.transcript, voice.speaker, text_positions)
+            _LOGGER.info("Building CSM voice %s from %s", profile.name, profile.reference_audio)
+            prefixes[profile.name] = await build(profile.name, voice)
+        except VoiceProfileError as err:
+            result.skip(profile, err.field, str(err))
+        except Exception as err:  # one profile's failure must not take CSM down
+            reason = f"building its prefix failed ({type(err).__name__}: {err})"
+            result.skip(profile, "reference_audio", reason + "; try another clip")
+    return prefixes
