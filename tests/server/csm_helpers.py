@@ -78,7 +78,7 @@ class Worker:
     ) -> tuple[Reply, Collector]:
         """Submit a reply of (text, frame cap) sentences."""
         collector = Collector()
-        reply = Reply(prefix, collector, seed, continuity, queue_timeout_s)
+        reply = Reply(prefix, collector, seed, continuity, queue_timeout_s=queue_timeout_s)
         for text, frames in texts:
             self.add(reply, text, frames, speaker)
         if end:

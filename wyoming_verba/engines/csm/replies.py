@@ -62,6 +62,7 @@ class Reply:
         deliver: Callable[[Delivery], None],
         seed: int,
         continuity: bool = True,
+        *,
         temperature: float | None = None,
         queue_timeout_s: float = float("inf"),
     ) -> None:
