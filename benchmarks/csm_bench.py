@@ -18,6 +18,7 @@ import torch
 from tests.fakes.tiny_csm import CHAT_TEMPLATE, _randomize_codec, build_tiny_csm, build_tokenizer
 
 from .common import write_results
+from .csm_lifecycle import report_start, start_figures
 from .csm_runs import Stack, dispatch_counts, make_step, per_frame, sentence_gaps, streaming
 from .previous_loop import PreviousLoop
 
@@ -125,6 +126,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--compile", action="store_true", help="also the compiled step")
+    parser.add_argument(
+        "--start",
+        action="store_true",
+        help="also server starts with csm.compile (cold, then warm cache) and idle unload (tiny)",
+    )
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -165,7 +171,11 @@ def main() -> None:
                 results["sentence_gaps"] = sentence_gaps(stack, 20, max(2, args.runs // 2))
         finally:
             stack.close()
+    if args.start:
+        results["start"] = start_figures(build_tiny_csm(Path(tempfile.mkdtemp()) / "tiny-csm"))
     report(results, args)
+    if args.start:
+        report_start(results["start"])
     print(f"wrote {write_results(f'csm-{args.size}-{device.type}', results)}")
 
 

@@ -104,6 +104,7 @@ class CsmConfig:
     continuity: bool = True
     max_batch: int = 4
     anchor_speakers: bool = True
+    unload_after_s: float | None = None  # free the model after this long unused
     voices: tuple[CsmVoiceProfile, ...] = ()
 
 

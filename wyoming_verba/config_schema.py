@@ -152,6 +152,7 @@ SCHEMA = vol.Schema(
             vol.Optional("continuity"): bool,
             vol.Optional("max_batch"): vol.All(_int, vol.Range(min=1, max=64)),
             vol.Optional("anchor_speakers"): bool,
+            vol.Optional("unload_after_s"): _or_null(_positive(_number)),
             vol.Optional("voices"): [_VOICE_PROFILE],
         },
     }

@@ -22,7 +22,7 @@ from .metrics import RequestMetrics
 from .voices import VoiceChoice
 
 _LOGGER = logging.getLogger(__name__)
-_NOT_READY = (EngineState.IDLE, EngineState.LOADING)
+_NOT_READY = (EngineState.IDLE, EngineState.LOADING, EngineState.UNLOADED)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import time
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator
 from functools import partial
+from pathlib import Path
 
 import torch
 
@@ -26,17 +27,15 @@ from ..base import (
     SentenceEnd,
 )
 from .fitting import SentenceFitter
-from .loading import load_model
+from .idle import IdleWatch
+from .lifecycle import build_voices, log_ready, start_runtime, unload_runtime
 from .replies import END, Delivery, Reply
-from .runtime import CsmRuntime, build_runtime, prepare_step, should_compile
+from .runtime import CsmRuntime
 from .slots import VoicePrefix
 
 _LOGGER = logging.getLogger(__name__)
 
 SAMPLE_RATE = 24000
-ANCHOR_TEXT = "Hello! It's good to hear from you, and I'm happy to help with that today."
-ANCHOR_MAX_FRAMES = 40  # 3.2 s of audio
-ANCHOR_SEED = 20261124
 
 
 class CsmEngine:
@@ -45,13 +44,17 @@ class CsmEngine:
     name = "csm"
     sample_rate = SAMPLE_RATE
 
-    def __init__(self, config: CsmConfig) -> None:
+    def __init__(self, config: CsmConfig, data_dir: Path | None = None) -> None:
         self._config = config
+        self._data_dir = data_dir  # compiled code is kept under data_dir/torch-compile
         self._profiles = {profile.name: profile for profile in config.voices}
         self._prefixes: dict[str, VoicePrefix] = {}
         self._anchors: dict[int, VoicePrefix] = {}
         self._loading: asyncio.Task[None] | None = None
         self._runtime: CsmRuntime | None = None
+        self._compiled = False
+        self._unloading: asyncio.Task[None] | None = None
+        self._idle = IdleWatch(config.unload_after_s, self._worker_busy, self._unload)
 
     async def start(self) -> None:
         """Begin loading in the background when csm.preload is set (Describe keeps answering)."""
@@ -65,10 +68,11 @@ class CsmEngine:
             self._loading.add_done_callback(_log_load_failure)
 
     def status(self) -> EngineStatus:
-        """Idle (lazy, not loaded yet), loading, ready, or failed with the reason."""
+        """Idle (lazy, not loaded yet), loading, ready, unloaded (csm.unload_after_s), or failed
+        with the reason."""
         task = self._loading
         if task is None:
-            return EngineStatus(EngineState.IDLE)
+            return EngineStatus(EngineState.UNLOADED if self._unloading else EngineState.IDLE)
         if not task.done():
             return EngineStatus(EngineState.LOADING)
         if task.cancelled():
@@ -88,6 +92,7 @@ class CsmEngine:
         await self._ready()
 
     async def _ready(self) -> CsmRuntime:
+        self._idle.touch()
         self.ensure_loading()
         assert self._loading is not None
         try:
@@ -100,42 +105,42 @@ class CsmEngine:
         return self._runtime
 
     async def _load(self) -> None:
+        if self._unloading is not None:
+            await asyncio.shield(self._unloading)  # the old model's memory first
+            self._unloading = None
         started = time.monotonic()
         config = self._config
-        loaded = await asyncio.to_thread(load_model, config)
-        runtime = await asyncio.to_thread(build_runtime, loaded, config)
-        self._runtime = runtime
-        compile_step = should_compile(config.compile, loaded.device)
-        await runtime.on_thread(partial(prepare_step, runtime, compile_step, config.cuda_graphs))
-        for profile in config.voices:
-            if profile.reference_audio is not None and profile.reference_text is not None:
-                _LOGGER.info("Building CSM voice %s from %s", profile.name, profile.reference_audio)
-                build = partial(
-                    runtime.prompts.build_prefix,
-                    profile.name,
-                    profile.speaker,
-                    profile.reference_audio,
-                    profile.reference_text,
-                )
-                self._prefixes[profile.name] = await runtime.on_thread(build)
-        if config.anchor_speakers:
-            for speaker in self._listed_speakers():
-                _LOGGER.info("Generating the reference clip that anchors CSM speaker %d", speaker)
-                anchor = partial(
-                    runtime.prompts.build_anchor,
-                    speaker,
-                    ANCHOR_TEXT,
-                    ANCHOR_MAX_FRAMES,
-                    ANCHOR_SEED + speaker,
-                )
-                self._anchors[speaker] = await runtime.on_thread(anchor)
-        await self._warm_up(runtime)
-        _LOGGER.info(
-            "CSM ready in %.1f s (%d voice profiles, %d anchored speakers)",
-            time.monotonic() - started,
-            len(self._prefixes),
-            len(self._anchors),
+        up = await start_runtime(config, self._data_dir)
+        self._runtime, self._compiled = up.runtime, up.compiled
+        voices = build_voices(up.runtime, config, self._listed_speakers())
+        self._prefixes, self._anchors = await voices
+        await self._warm_up(up.runtime)
+        log_ready(up, time.monotonic() - started, len(self._prefixes), len(self._anchors))
+        self._idle.arm()
+
+    def _worker_busy(self) -> tuple[bool, float]:
+        runtime = self._runtime
+        if runtime is None:
+            return False, 0.0
+        return runtime.worker.busy, runtime.worker.last_active
+
+    async def _unload(self) -> None:
+        """Free the model (csm.unload_after_s); the next request loads it again."""
+        runtime, loading = self._runtime, self._loading
+        if runtime is None or loading is None or not loading.done() or runtime.worker.busy:
+            return
+        # Detached in one go on the event loop: a request from now on starts a new load.
+        self._runtime, self._loading = None, None
+        self._prefixes, self._anchors = {}, {}
+        idle_s = time.monotonic() - runtime.worker.last_active
+        self._unloading = asyncio.create_task(
+            unload_runtime(runtime, self._compiled, idle_s), name="csm unload"
         )
+        del runtime
+        try:
+            await asyncio.shield(self._unloading)
+        except Exception as err:  # the model is detached either way
+            _LOGGER.warning("Freeing the unloaded CSM model failed: %s", err)
 
     async def _warm_up(self, runtime: CsmRuntime) -> None:
         async with contextlib.aclosing(self._speak(runtime, _one("Hi."), None, 0)) as stream:
@@ -241,6 +246,10 @@ class CsmEngine:
 
     async def close(self) -> None:
         """Stop the worker and free the model."""
+        self._idle.disarm()
+        if self._unloading is not None:
+            with contextlib.suppress(BaseException):
+                await self._unloading
         if self._loading is not None and not self._loading.done():
             self._loading.cancel()
             with contextlib.suppress(BaseException):

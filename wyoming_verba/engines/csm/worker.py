@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -43,6 +44,9 @@ class GenerationWorker:
         self._thread = threading.Thread(target=self._run, name="csm-generation", daemon=True)
         self.steps = 0
         self.max_rows_seen = 0
+        self._held = 0  # replies submitted and not yet ended (queued or in a slot)
+        self._held_lock = threading.Lock()
+        self.last_active = time.monotonic()
 
     def start(self) -> None:
         """Start the thread."""
@@ -51,6 +55,8 @@ class GenerationWorker:
     def submit(self, reply: Reply) -> None:
         """Queue a reply; it takes a slot at the next frame boundary."""
         reply.attach(self._wake.set)
+        with self._held_lock:
+            self._held += 1
         self._replies.put(reply)
         self._wake.set()
 
@@ -68,6 +74,17 @@ class GenerationWorker:
         self._calls.put(run)
         self._wake.set()
         return future
+
+    @property
+    def busy(self) -> bool:
+        """True while some reply is queued or holds a slot (it must not lose the model)."""
+        with self._held_lock:
+            return self._held > 0
+
+    def _ended(self) -> None:
+        with self._held_lock:
+            self._held -= 1
+            self.last_active = time.monotonic()
 
     def stop(self) -> None:
         """Stop after the current step; replies still held get END."""
@@ -119,6 +136,7 @@ class GenerationWorker:
             reply = self._replies.get()
             if reply.cancelled.is_set():
                 reply.deliver(END)
+                self._ended()
                 continue
             slot = self._slots.index(None)
             num_codebooks = self.pipeline.step.backbone.num_codebooks
@@ -148,6 +166,7 @@ class GenerationWorker:
         self._slots[occupant.slot] = None
         if notify:
             occupant.reply.deliver(END)
+        self._ended()
 
     def _frame(self) -> None:
         used = 1 + max(i for i, o in enumerate(self._slots) if o is not None and o.generating)
@@ -183,6 +202,7 @@ class GenerationWorker:
             if occupant is not None:
                 self._slots[index] = None
                 occupant.reply.deliver(failure)
+                self._ended()
         free_memory()
 
 
