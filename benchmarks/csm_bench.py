@@ -131,9 +131,15 @@ def main() -> None:
         action="store_true",
         help="also server starts with csm.compile (cold, then warm cache) and idle unload (tiny)",
     )
+    parser.add_argument("--only-start", action="store_true", help="only the --start figures")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
+    if args.only_start:
+        start = start_figures(build_tiny_csm(Path(tempfile.mkdtemp()) / "tiny-csm"))
+        report_start(start)
+        print(f"wrote {write_results('csm-start-tiny-cpu', {'start': start})}")
+        return
     torch._dynamo.config.cache_size_limit = 64  # one compiled graph per variant and bucket
     device = torch.device(args.device)
     dtype = getattr(torch, args.dtype or ("bfloat16" if device.type == "cuda" else "float32"))

@@ -63,6 +63,7 @@ async def first_audio_s(port: int, text: str = "Hi.") -> float:
 
 def one_start(tmp: Path, config: dict[str, Any], idle_unload: bool) -> dict[str, Any]:
     """Start the server, wait for `CSM ready`; with idle_unload also the unload figures."""
+    tmp.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     env = {"OMP_NUM_THREADS": "1"}
     with server_process(tmp, config, env=env) as (process, port, _):
