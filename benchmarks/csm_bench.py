@@ -79,7 +79,7 @@ def variants(model: Any, device: torch.device, compiled: bool) -> dict[str, Any]
     return found
 
 
-def report(results: dict[str, Any], args: argparse.Namespace) -> None:
+def report_frames(results: dict[str, Any], args: argparse.Namespace) -> None:
     frames = results["per_frame_ms"]
     base = frames["generate"]["median"]
     print(f"{args.size} on {results.get('gpu', results['device'])} ({results['dtype']})")
@@ -101,6 +101,10 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
         f"{counts['previous_loop_ops_per_frame']} (host syncs "
         f"{counts['previous_loop_host_syncs_per_frame']})"
     )
+
+
+def report(results: dict[str, Any], args: argparse.Namespace) -> None:
+    report_frames(results, args)
     for key, value in results["streaming"].items():
         print(
             f"  {key}: first audio {value['first_audio_s']['median'] * 1000:.0f} ms, "
@@ -132,6 +136,9 @@ def main() -> None:
         help="also server starts with csm.compile (cold, then warm cache) and idle unload (tiny)",
     )
     parser.add_argument("--only-start", action="store_true", help="only the --start figures")
+    parser.add_argument(
+        "--only-frames", action="store_true", help="only ms/frame and dispatch counts"
+    )
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -158,6 +165,10 @@ def main() -> None:
     results["per_frame_ms"] = per_frame(model, processor, frames, args.runs, found)
     del found
     results["dispatch"] = dispatch_counts(model, processor)
+    if args.only_frames:
+        report_frames(results, args)
+        print(f"wrote {write_results(f'csm-frames-{args.size}-{device.type}', results)}")
+        return
     results["streaming"] = {}
     for batch in (4, 8):
         if device.type == "cuda":
