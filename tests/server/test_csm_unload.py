@@ -19,6 +19,7 @@ from wyoming.tts import (
 )
 
 from tests.fakes.fake_edge import FakeEdgeService
+from wyoming_verba.config import ConfigError, parse_config
 from wyoming_verba.engines.csm.fitting import frame_budget
 
 from .conftest import ServerFactory, audio_of, merge, read_until, uri_of
@@ -128,3 +129,12 @@ async def test_a_failed_reload_is_reported_like_a_failed_load(
         await read_until(client, "audio-stop")
     assert [r.text for r in fake_edge.requests] == ["Hi.", "Hi."]
     assert "CSM could not be loaded: csm.model: /models/csm is gone" in caplog.text
+
+
+def test_unload_after_s_is_off_by_default_and_must_be_positive() -> None:
+    assert parse_config({}, environ={}).csm.unload_after_s is None
+    assert parse_config({"csm": {"unload_after_s": 300}}, environ={}).csm.unload_after_s == 300
+    assert parse_config({"csm": {"unload_after_s": None}}, environ={}).csm.unload_after_s is None
+    for bad in (0, -5, "soon"):
+        with pytest.raises(ConfigError, match="csm.unload_after_s"):
+            parse_config({"csm": {"unload_after_s": bad}}, environ={})

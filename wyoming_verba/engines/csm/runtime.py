@@ -117,7 +117,10 @@ def _compile(step: FrameStep, cache: CompileCache) -> PrepareCosts:
 
     # dynamo's config is thread-local: this is the thread that runs the compiled step.
     _dynamo.config.cache_size_limit = max(_dynamo.config.cache_size_limit, 8)
-    _LOGGER.info("Compiling the CSM frame step's regions for batch sizes %s", _sizes(step))
+    _LOGGER.info(
+        "Compiling the CSM frame step's regions at batch size %d (serving every batch size)",
+        step.buckets[-1],
+    )
     cache.activate()
     use = CacheUse()
     try:
