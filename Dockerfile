@@ -19,8 +19,6 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     VERBA_DATA_DIR=/data \
     HF_HOME=/data/huggingface \
-    TORCHINDUCTOR_CACHE_DIR=/data/torch-compile \
-    TRITON_CACHE_DIR=/data/torch-compile/triton \
     VERBA_HEALTH_URI=tcp://127.0.0.1:10200
 WORKDIR /app
 

@@ -18,6 +18,7 @@ import torch
 from tests.fakes.tiny_csm import CHAT_TEMPLATE, _randomize_codec, build_tiny_csm, build_tokenizer
 
 from .common import write_results
+from .csm_lifecycle import report_start, start_figures
 from .csm_runs import Stack, dispatch_counts, make_step, per_frame, sentence_gaps, streaming
 from .previous_loop import PreviousLoop
 
@@ -78,7 +79,7 @@ def variants(model: Any, device: torch.device, compiled: bool) -> dict[str, Any]
     return found
 
 
-def report(results: dict[str, Any], args: argparse.Namespace) -> None:
+def report_frames(results: dict[str, Any], args: argparse.Namespace) -> None:
     frames = results["per_frame_ms"]
     base = frames["generate"]["median"]
     print(f"{args.size} on {results.get('gpu', results['device'])} ({results['dtype']})")
@@ -100,6 +101,10 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
         f"{counts['previous_loop_ops_per_frame']} (host syncs "
         f"{counts['previous_loop_host_syncs_per_frame']})"
     )
+
+
+def report(results: dict[str, Any], args: argparse.Namespace) -> None:
+    report_frames(results, args)
     for key, value in results["streaming"].items():
         print(
             f"  {key}: first audio {value['first_audio_s']['median'] * 1000:.0f} ms, "
@@ -125,9 +130,23 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--compile", action="store_true", help="also the compiled step")
+    parser.add_argument(
+        "--start",
+        action="store_true",
+        help="also server starts with csm.compile (cold, then warm cache) and idle unload (tiny)",
+    )
+    parser.add_argument("--only-start", action="store_true", help="only the --start figures")
+    parser.add_argument(
+        "--only-frames", action="store_true", help="only ms/frame and dispatch counts"
+    )
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
+    if args.only_start:
+        start = start_figures(build_tiny_csm(Path(tempfile.mkdtemp()) / "tiny-csm"))
+        report_start(start)
+        print(f"wrote {write_results('csm-start-tiny-cpu', {'start': start})}")
+        return
     torch._dynamo.config.cache_size_limit = 64  # one compiled graph per variant and bucket
     device = torch.device(args.device)
     dtype = getattr(torch, args.dtype or ("bfloat16" if device.type == "cuda" else "float32"))
@@ -146,6 +165,10 @@ def main() -> None:
     results["per_frame_ms"] = per_frame(model, processor, frames, args.runs, found)
     del found
     results["dispatch"] = dispatch_counts(model, processor)
+    if args.only_frames:
+        report_frames(results, args)
+        print(f"wrote {write_results(f'csm-frames-{args.size}-{device.type}', results)}")
+        return
     results["streaming"] = {}
     for batch in (4, 8):
         if device.type == "cuda":
@@ -165,7 +188,11 @@ def main() -> None:
                 results["sentence_gaps"] = sentence_gaps(stack, 20, max(2, args.runs // 2))
         finally:
             stack.close()
+    if args.start:
+        results["start"] = start_figures(build_tiny_csm(Path(tempfile.mkdtemp()) / "tiny-csm"))
     report(results, args)
+    if args.start:
+        report_start(results["start"])
     print(f"wrote {write_results(f'csm-{args.size}-{device.type}', results)}")
 
 

@@ -105,6 +105,7 @@ class CsmConfig:
     max_batch: int = 4
     anchor_speakers: bool = True
     queue_timeout_s: float = 5.0  # longest wait for a generation slot, then tts.fallback
+    unload_after_s: float | None = None  # free the model after this long unused
     voices: tuple[CsmVoiceProfile, ...] = ()
     voice_uploads: bool = False  # verba-voice-create/delete over the (unauthenticated) port
     max_voices: int = 20  # voices created that way, at most

@@ -225,6 +225,7 @@ SCHEMA = vol.Schema(
             vol.Optional("max_batch"): vol.All(_int, vol.Range(min=1, max=64)),
             vol.Optional("anchor_speakers"): bool,
             vol.Optional("queue_timeout_s"): vol.All(_number, vol.Range(min=0.1, max=600)),
+            vol.Optional("unload_after_s"): _or_null(_positive(_number)),
             vol.Optional("voices"): [_VOICE_PROFILE],
             vol.Optional("voice_uploads"): bool,
             vol.Optional("max_voices"): vol.All(_int, vol.Range(min=1, max=1000)),

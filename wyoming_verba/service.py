@@ -38,7 +38,7 @@ def _build_csm(config: Config) -> Engine:
             "tts.backend/tts.engines: the csm engine needs torch and transformers "
             f"({err}); install them with `pip install 'wyoming-verba[csm]'` or use the edge backend"
         ) from err
-    return CsmEngine(config.csm)
+    return CsmEngine(config.csm, config.server.data_dir)
 
 
 class SpeechService:

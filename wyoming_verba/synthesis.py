@@ -27,7 +27,7 @@ from .speakable import is_speakable
 from .voices import VoiceChoice
 
 _LOGGER = logging.getLogger(__name__)
-_NOT_READY = (EngineState.IDLE, EngineState.LOADING)
+_NOT_READY = (EngineState.IDLE, EngineState.LOADING, EngineState.UNLOADED)
 
 
 @dataclass(frozen=True)

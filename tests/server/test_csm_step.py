@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +13,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from transformers import LogitsProcessor, LogitsProcessorList
 
+from wyoming_verba.engines.csm.compile_cache import CacheUse, CompileCache, open_cache
 from wyoming_verba.engines.csm.fitting import frame_budget
 from wyoming_verba.engines.csm.prompts import PromptBuilder, load_reference_audio
 from wyoming_verba.engines.csm.sampling import Sampling, SamplingParams
@@ -228,18 +232,71 @@ def test_a_frame_step_never_syncs_and_keeps_every_address(
     assert int(step.slots.positions[1]) > 0 and int(step.slots.frames[1]) == 4
 
 
-def test_compiled_step_equals_eager_step(tiny_csm_4: Any) -> None:
+WARM_CHILD = """
+import json, sys
+import torch
+torch.set_num_threads(1)
+from pathlib import Path
+from transformers import CsmForConditionalGeneration
+from tests.server.test_csm_step import SAMPLED, compiled_codes
+from wyoming_verba.engines.csm.compile_cache import open_cache
+model = CsmForConditionalGeneration.from_pretrained(sys.argv[1]).eval()
+cache = open_cache(Path(sys.argv[2]), model, sys.argv[1])
+source, codes, _ = compiled_codes(model, [int(x) for x in sys.argv[3].split(",")], cache)
+print(json.dumps({"source": source, "existing": cache.existing, "codes": codes}))
+"""
+
+
+def compiled_codes(
+    model: Any, ids: list[int], cache: CompileCache | None
+) -> tuple[str, list[Any], int]:
+    """Compile a 4-slot sampled step (with `cache`), then the codes of slot 0 alone (bucket 1)
+    and of slot 2 beside slot 0 (bucket 4): (cache use, codes, graphs compiled)."""
+    from torch._dynamo.utils import counters
+
+    step = FrameStep(model, SlotState(model, 4), SAMPLED)
+    graphs = counters["stats"]["unique_graphs"]
+    source = ""
+    if cache is not None:
+        cache.activate()
+        use = CacheUse()
+        step.compile()
+        source = use.source()
+    embeds = step.backbone.embed_prompt(torch.tensor([ids]))
+    start(step, 0, embeds, 6, seed=11)
+    alone = run(step, 0, 6)
+    start(step, 0, embeds, 6, seed=11)
+    start(step, 2, embeds, 6, seed=12)
+    beside = run(step, 2, 6)
+    codes = [alone.tolist(), beside.tolist()]
+    return source, codes, counters["stats"]["unique_graphs"] - graphs
+
+
+@pytest.mark.timeout(1800)  # a cold compile takes minutes on a shared 2-core machine
+def test_compiled_regions_equal_eager_serve_every_bucket_and_are_kept(
+    tiny_csm_4: Any, tmp_path: Path
+) -> None:
     # fullgraph=True: any graph break (a host sync among them) fails the compile.
     model, processor = tiny_csm_4
-    ids = prompt(processor, TEXT)["input_ids"]
-    results = []
-    for compiled in (False, True):
-        step = FrameStep(model, SlotState(model, 1), SAMPLED)
-        if compiled:
-            step.compile()
-        start(step, 0, step.backbone.embed_prompt(ids), 6, seed=11)
-        addresses = [t.data_ptr() for t in step.tensors()]
-        results.append(run(step, 0, 6))
-        assert [t.data_ptr() for t in step.tensors()] == addresses
-    assert results[0].shape == (1, 6, 4)
-    assert torch.equal(results[0], results[1])
+    ids = prompt(processor, TEXT)["input_ids"][0].tolist()
+    _, eager, _ = compiled_codes(model, ids, None)
+    assert torch.tensor(eager[0]).shape == (1, 6, 4) and eager[0] != eager[1]
+    path = model.name_or_path
+    cache = open_cache(tmp_path / "data", model, path)
+    assert not cache.existing and cache.directory is not None
+    assert cache.directory.parent == tmp_path / "data" / "torch-compile"
+    source, codes, graphs = compiled_codes(model, ids, cache)
+    assert (source, codes) == ("cold", eager)
+    # Six regions, each compiled once at full width, serving buckets 1 and 4 alike.
+    assert graphs == 6
+    # A second start on the same cache: another process, every graph from the cache.
+    child = subprocess.run(
+        [sys.executable, "-c", WARM_CHILD, path, str(tmp_path / "data"), ",".join(map(str, ids))],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parents[2],
+        timeout=900,
+        check=True,
+    )
+    warm = json.loads(child.stdout.strip().splitlines()[-1])
+    assert warm == {"source": "from cache", "existing": True, "codes": eager}

@@ -38,6 +38,7 @@ class EngineState(StrEnum):
     LOADING = "loading"
     READY = "ready"
     FAILED = "failed"
+    UNLOADED = "unloaded"  # freed after csm.unload_after_s unused; loads on next use
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ class Backbone:
         self.device: torch.device = model.lm_head.weight.device
         self._heads: int = config.num_attention_heads
         self._kv_heads: int = config.num_key_value_heads
+        # The per-layer region: compile() swaps in a compiled layer (one for every layer).
+        self.layer_step = self.layer
 
     @torch.no_grad()
     def embed_prompt(
@@ -86,37 +88,74 @@ class Backbone:
     ) -> torch.Tensor:
         """One token per slot for the first `rows` slots: embeds (rows, 1, hidden) at each slot's
         position; K/V written only where `write` is set. Returns the new last hidden states."""
+        where, mask, cos, sin = self.attention_inputs(slots, rows, embeds)
+        return self.norm(self.layers(slots, embeds, write, where, mask, cos, sin))
+
+    def layers(
+        self,
+        slots: SlotState,
+        hidden: torch.Tensor,
+        write: torch.Tensor,
+        *attention: torch.Tensor,
+    ) -> torch.Tensor:
+        """Every decoder layer in turn (`attention`: where, mask, cos, sin)."""
+        where, mask, cos, sin = attention
+        for layer, keys, values in zip(
+            self._backbone.layers, slots.keys, slots.values, strict=True
+        ):
+            hidden = self.layer_step(layer, hidden, keys, values, where, write, mask, cos, sin)
+        return hidden
+
+    def attention_inputs(
+        self, slots: SlotState, rows: int, embeds: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Write positions, the attention mask over all positions, and rotary cos/sin."""
         positions = slots.positions[:rows]
-        index = torch.arange(rows, device=embeds.device)
         where = positions.clamp(max=slots.length - 1)
         visible = torch.arange(slots.length, device=embeds.device)[None, :] <= positions[:, None]
         mask = visible[:, None, None, :]  # (rows, 1, 1, length), shared by every head
         cos, sin = self._backbone.rotary_emb(embeds, positions[:, None])
-        hidden = embeds
-        for layer, keys, values in zip(
-            self._backbone.layers, slots.keys, slots.values, strict=True
-        ):
-            residual = hidden
-            attn = layer.self_attn
-            normed = layer.input_layernorm(hidden)
-            shape = (rows, 1, -1, attn.head_dim)
-            query = attn.q_proj(normed).view(shape).transpose(1, 2)
-            key = attn.k_proj(normed).view(shape).transpose(1, 2)
-            value = attn.v_proj(normed).view(shape).transpose(1, 2)
-            query, key = rotate(query, key, cos, sin)
-            keep = write[:, None, None]
-            old_k, old_v = keys[index, :, where], values[index, :, where]
-            keys[index, :, where] = torch.where(keep, key[:, :, 0], old_k)
-            values[index, :, where] = torch.where(keep, value[:, :, 0], old_v)
-            # All query heads of a KV group attend as one block: no repeated K/V.
-            grouped = query.reshape(rows, self._kv_heads, self._heads // self._kv_heads, -1)
-            out = F.scaled_dot_product_attention(
-                grouped, keys[:rows], values[:rows], attn_mask=mask, scale=attn.scaling
-            )
-            out = out.reshape(rows, self._heads, 1, -1).transpose(1, 2).reshape(rows, 1, -1)
-            hidden = residual + attn.o_proj(out)
-            hidden = hidden + layer.mlp(layer.post_attention_layernorm(hidden))
+        return where, mask, cos, sin
+
+    def norm(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The final norm; the last hidden state per row."""
         return self._backbone.norm(hidden)[:, -1]  # type: ignore[no-any-return]
+
+    def layer(
+        self,
+        layer: Any,
+        hidden: torch.Tensor,
+        keys: torch.Tensor,
+        values: torch.Tensor,
+        where: torch.Tensor,
+        write: torch.Tensor,
+        mask: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+    ) -> torch.Tensor:
+        """One decoder layer for the first `rows` slots (the region compiled once for all)."""
+        rows = hidden.shape[0]
+        index = torch.arange(rows, device=hidden.device)
+        residual = hidden
+        attn = layer.self_attn
+        normed = layer.input_layernorm(hidden)
+        shape = (rows, 1, -1, attn.head_dim)
+        query = attn.q_proj(normed).view(shape).transpose(1, 2)
+        key = attn.k_proj(normed).view(shape).transpose(1, 2)
+        value = attn.v_proj(normed).view(shape).transpose(1, 2)
+        query, key = rotate(query, key, cos, sin)
+        keep = write[:, None, None]
+        old_k, old_v = keys[index, :, where], values[index, :, where]
+        keys[index, :, where] = torch.where(keep, key[:, :, 0], old_k)
+        values[index, :, where] = torch.where(keep, value[:, :, 0], old_v)
+        # All query heads of a KV group attend as one block: no repeated K/V.
+        grouped = query.reshape(rows, self._kv_heads, self._heads // self._kv_heads, -1)
+        out = F.scaled_dot_product_attention(
+            grouped, keys[:rows], values[:rows], attn_mask=mask, scale=attn.scaling
+        )
+        out = out.reshape(rows, self._heads, 1, -1).transpose(1, 2).reshape(rows, 1, -1)
+        hidden = residual + attn.o_proj(out)
+        return hidden + layer.mlp(layer.post_attention_layernorm(hidden))  # type: ignore[no-any-return]
 
 
 def rotate(

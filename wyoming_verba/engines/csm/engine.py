@@ -10,6 +10,7 @@ import time
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator
 from functools import partial
+from pathlib import Path
 
 import torch
 
@@ -27,22 +28,18 @@ from ..base import (
     EngineUnavailableError,
     SentenceEnd,
 )
-from .background import in_daemon_thread
 from .fitting import SentenceFitter
+from .idle import IdleWatch
+from .lifecycle import build_anchors, log_ready, start_runtime, unload_runtime
 from .live_profiles import build_live_prefix, check_profile
-from .loading import load_model
-from .profile_setup import ProfileSet, build_prefixes, check_clips
-from .profiles import CheckedVoice, VoiceProfileError, check_voice
+from .profile_setup import ProfileSet, build_profile_prefixes, check_clips
 from .replies import END, Delivery, Reply
-from .runtime import CsmRuntime, build_runtime, prepare_step, should_compile
+from .runtime import CsmRuntime
 from .slots import VoicePrefix
 
 _LOGGER = logging.getLogger(__name__)
 
 SAMPLE_RATE = 24000
-ANCHOR_TEXT = "Hello! It's good to hear from you, and I'm happy to help with that today."
-ANCHOR_MAX_FRAMES = 40  # 3.2 s of audio
-ANCHOR_SEED = 20261124
 SPEAK_OPTIONS = frozenset({"rate", "volume", "temperature"})  # rate/volume: tempo.AudioShaper
 
 
@@ -52,8 +49,9 @@ class CsmEngine:
     name = "csm"
     sample_rate = SAMPLE_RATE
 
-    def __init__(self, config: CsmConfig) -> None:
+    def __init__(self, config: CsmConfig, data_dir: Path | None = None) -> None:
         self._config = config
+        self._data_dir = data_dir  # compiled code is kept under data_dir/torch-compile
         self._profiles = {profile.name: profile for profile in config.voices}
         self._configured = frozenset(self._profiles)  # csm.voices: never removed at run time
         self._prefixes: dict[str, VoicePrefix] = {}
@@ -62,6 +60,9 @@ class CsmEngine:
         self._runtime: CsmRuntime | None = None
         self._profile_set = ProfileSet(config.voices)
         self._clips_checked = False
+        self._compiled = False
+        self._unloading: asyncio.Task[None] | None = None
+        self._idle = IdleWatch(config.unload_after_s, self._worker_busy, self._unload)
 
     async def start(self) -> None:
         """Check each voice profile's clip (bounded; a bad one is skipped), then begin loading in
@@ -82,10 +83,11 @@ class CsmEngine:
             self._loading.add_done_callback(_log_load_failure)
 
     def status(self) -> EngineStatus:
-        """Idle (lazy, not loaded yet), loading, ready, or failed with the reason."""
+        """Idle (lazy, not loaded yet), loading, ready, unloaded (csm.unload_after_s), or failed
+        with the reason."""
         task = self._loading
         if task is None:
-            return EngineStatus(EngineState.IDLE)
+            return EngineStatus(EngineState.UNLOADED if self._unloading else EngineState.IDLE)
         if not task.done():
             return EngineStatus(EngineState.LOADING)
         if task.cancelled():
@@ -105,6 +107,7 @@ class CsmEngine:
         await self._ready()
 
     async def _ready(self) -> CsmRuntime:
+        self._idle.touch()
         self.ensure_loading()
         assert self._loading is not None
         try:
@@ -117,57 +120,48 @@ class CsmEngine:
         return self._runtime
 
     async def _load(self) -> None:
+        if self._unloading is not None:
+            await asyncio.shield(self._unloading)  # the old model's memory first
+            self._unloading = None
         started = time.monotonic()
         config = self._config
         await self._check_clips()
-        # Daemon threads, not asyncio.to_thread: a stop mid-load must not wait for them at exit.
-        loaded = await in_daemon_thread(partial(load_model, config), "csm load")
-        runtime = await in_daemon_thread(partial(build_runtime, loaded, config), "csm runtime")
-        self._runtime = runtime
-        compile_step = should_compile(config.compile, loaded.device)
-        await runtime.on_thread(partial(prepare_step, runtime, compile_step, config.cuda_graphs))
-        await self._build_profiles(runtime)
-        if config.anchor_speakers:
-            for speaker in self._listed_speakers():
-                _LOGGER.info("Generating the reference clip that anchors CSM speaker %d", speaker)
-                anchor = partial(
-                    runtime.prompts.build_anchor,
-                    speaker,
-                    ANCHOR_TEXT,
-                    ANCHOR_MAX_FRAMES,
-                    ANCHOR_SEED + speaker,
-                )
-                self._anchors[speaker] = await runtime.on_thread(anchor)
-        await self._warm_up(runtime)
-        _LOGGER.info(
-            "CSM ready in %.1f s (%d voice profiles, %d anchored speakers)",
-            time.monotonic() - started,
-            len(self._prefixes),
-            len(self._anchors),
+        up = await start_runtime(config, self._data_dir)
+        self._runtime, self._compiled = up.runtime, up.compiled
+        created = [p for p in self._profiles.values() if p.name not in self._configured]
+        self._prefixes, dropped = await build_profile_prefixes(
+            up.runtime, self._profile_set, created
         )
+        for name in dropped:
+            del self._profiles[name]
+        self._anchors = await build_anchors(up.runtime, config, self._listed_speakers())
+        await self._warm_up(up.runtime)
+        log_ready(up, time.monotonic() - started, len(self._prefixes), len(self._anchors))
+        self._idle.arm()
 
-    async def _build_profiles(self, runtime: CsmRuntime) -> None:
-        """Each checked profile's context budget, then its prefix; a failing one is skipped."""
+    def _worker_busy(self) -> tuple[bool, float]:
+        runtime = self._runtime
+        if runtime is None:
+            return False, 0.0
+        return runtime.worker.busy, runtime.worker.last_active
 
-        async def build(name: str, voice: CheckedVoice) -> VoicePrefix:
-            prompts = runtime.prompts
-            call = partial(prompts.build_prefix, name, voice.speaker, voice.audio, voice.transcript)
-            return await runtime.on_thread(call)
-
-        def text_positions(text: str, speaker: int) -> int:
-            return int(runtime.prompts.text_ids(text, speaker).shape[1])
-
-        self._prefixes.update(await build_prefixes(self._profile_set, text_positions, build))
-        for profile in [p for p in self._profiles.values() if p.name not in self._configured]:
-            # A voice created at run time and kept in server.data_dir/voices: checked the same way.
-            assert profile.reference_audio is not None and profile.reference_text is not None
-            check = partial(check_voice, profile.reference_audio, profile.reference_text)
-            try:
-                voice = await asyncio.to_thread(check, profile.speaker, text_positions)
-                self._prefixes[profile.name] = await build(profile.name, voice)
-            except VoiceProfileError as err:
-                del self._profiles[profile.name]
-                _LOGGER.error("Created CSM voice %s skipped: %s", profile.name, err)
+    async def _unload(self) -> None:
+        """Free the model (csm.unload_after_s); the next request loads it again."""
+        runtime, loading = self._runtime, self._loading
+        if runtime is None or loading is None or not loading.done() or runtime.worker.busy:
+            return
+        # Detached in one go on the event loop: a request from now on starts a new load.
+        self._runtime, self._loading = None, None
+        self._prefixes, self._anchors = {}, {}
+        idle_s = time.monotonic() - runtime.worker.last_active
+        self._unloading = asyncio.create_task(
+            unload_runtime(runtime, self._compiled, idle_s), name="csm unload"
+        )
+        del runtime
+        try:
+            await asyncio.shield(self._unloading)
+        except Exception as err:  # the model is detached either way
+            _LOGGER.warning("Freeing the unloaded CSM model failed: %s", err)
 
     async def _warm_up(self, runtime: CsmRuntime) -> None:
         async with contextlib.aclosing(self._speak(runtime, _one("Hi."), None, 0)) as stream:
@@ -336,6 +330,10 @@ class CsmEngine:
 
     async def close(self) -> None:
         """Stop the worker and free the model."""
+        self._idle.disarm()
+        if self._unloading is not None:
+            with contextlib.suppress(BaseException):
+                await self._unloading
         if self._loading is not None and not self._loading.done():
             self._loading.cancel()
             with contextlib.suppress(BaseException):

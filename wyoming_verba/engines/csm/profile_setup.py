@@ -8,13 +8,16 @@ speakers keep working.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from ...config import CsmVoiceProfile
 from ...echo import echo
 from .profiles import CheckedVoice, TextPositions, VoiceProfileError, check_voice
+from .runtime import CsmRuntime
 from .slots import VoicePrefix
 
 _LOGGER = logging.getLogger(__name__)
@@ -83,3 +86,36 @@ async def build_prefixes(
             reason = f"building its prefix failed ({type(err).__name__}: {err})"
             result.skip(profile, "reference_audio", reason + "; try another clip")
     return prefixes
+
+
+async def build_profile_prefixes(
+    runtime: CsmRuntime, result: ProfileSet, created: list[CsmVoiceProfile]
+) -> tuple[dict[str, VoicePrefix], list[str]]:
+    """Prefixes of the configured profiles that pass their checks and of the voices created at
+    run time (kept in server.data_dir/voices, checked the same way); also the created voices
+    that failed and are dropped."""
+
+    async def build(name: str, voice: CheckedVoice) -> VoicePrefix:
+        prompts = runtime.prompts
+        call = partial(prompts.build_prefix, name, voice.speaker, voice.audio, voice.transcript)
+        return await runtime.on_thread(call)
+
+    def text_positions(text: str, speaker: int) -> int:
+        return int(runtime.prompts.text_ids(text, speaker).shape[1])
+
+    prefixes = await build_prefixes(result, text_positions, build)
+    dropped: list[str] = []
+    for profile in created:
+        assert profile.reference_audio is not None and profile.reference_text is not None
+        check = partial(check_voice, profile.reference_audio, profile.reference_text)
+        try:
+            voice = await asyncio.to_thread(check, profile.speaker, text_positions)
+            prefixes[profile.name] = await build(profile.name, voice)
+        except Exception as err:  # one stored voice's failure must not take CSM down
+            dropped.append(profile.name)
+            _LOGGER.error(
+                "Created CSM voice %s skipped: %s (delete it and create it again)",
+                echo(profile.name),
+                err,
+            )
+    return prefixes, dropped

@@ -7,12 +7,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 import torch
 
 from ...config import CsmConfig
+from .compile_cache import CacheUse, CompileCache
 from .loading import LoadedModel
 from .mimi_stream import BatchedMimiDecoder
 from .pipeline import FramePipeline
@@ -67,37 +68,36 @@ def should_compile(setting: str | bool, device: torch.device) -> bool:
     return bool(setting)
 
 
-def prepare_step(runtime: CsmRuntime, compile_step: bool, cuda_graphs: bool) -> None:
-    """On the generation thread: compile the frame step and capture CUDA graphs, logging as it
-    goes. Mimi's streaming state is allocated by one decode that updates nothing."""
+@dataclass(frozen=True)
+class PrepareCosts:
+    """What getting the step ready cost, for the `CSM ready` line."""
+
+    compile_s: float = 0.0
+    compile_source: str = "off"  # off | cold | from cache | partly from cache | failed
+    capture_s: float = 0.0
+
+
+def prepare_step(
+    runtime: CsmRuntime,
+    compile_step: bool,
+    cuda_graphs: bool,
+    cache: CompileCache | None = None,
+) -> PrepareCosts:
+    """On the generation thread: compile the frame step's regions (with the kept compile cache)
+    and capture CUDA graphs, logging as it goes. Mimi's streaming state is allocated by one
+    decode that updates nothing."""
     pipeline = runtime.worker.pipeline
     step = pipeline.step
-    buckets = ", ".join(map(str, step.buckets))
+    costs = PrepareCosts()
     if compile_step:
-        from torch import _dynamo
-
-        # dynamo's config is thread-local: this is the thread that runs the compiled step.
-        _dynamo.config.cache_size_limit = max(
-            _dynamo.config.cache_size_limit, 2 * len(step.buckets)
-        )
-        _LOGGER.info(
-            "Compiling the CSM frame step for batch sizes %s (minutes the first time)", buckets
-        )
+        costs = _compile(step, cache or CompileCache(None))
+    if cuda_graphs and runtime.device.type == "cuda":
         started = time.monotonic()
         try:
-            step.compile()
-            _LOGGER.info("Compiled the CSM frame step in %.0f s", time.monotonic() - started)
-        except Exception as err:  # a compiler problem must not take CSM down
-            _LOGGER.warning(
-                "Compiling the CSM frame step failed (%s: %s); it runs uncompiled "
-                "(csm.compile: false skips the attempt)",
-                type(err).__name__,
-                err,
-            )
-    if cuda_graphs and runtime.device.type == "cuda":
-        try:
             step.capture()
-            _LOGGER.info("Captured CUDA graphs of the CSM frame step for batch sizes %s", buckets)
+            _LOGGER.info(
+                "Captured CUDA graphs of the CSM frame step for batch sizes %s", _sizes(step)
+            )
         except Exception as err:
             _LOGGER.warning(
                 "Capturing CUDA graphs of the CSM frame step failed (%s: %s); frames run "
@@ -105,6 +105,50 @@ def prepare_step(runtime: CsmRuntime, compile_step: bool, cuda_graphs: bool) -> 
                 type(err).__name__,
                 err,
             )
+        costs = replace(costs, capture_s=time.monotonic() - started)
     rows = step.buckets[-1]
     codes = torch.zeros_like(step.slots.codes)[:rows, :, None]
     pipeline.mimi.decode(codes, torch.zeros(rows, dtype=torch.bool, device=codes.device))
+    return costs
+
+
+def _compile(step: FrameStep, cache: CompileCache) -> PrepareCosts:
+    from torch import _dynamo
+
+    # dynamo's config is thread-local: this is the thread that runs the compiled step.
+    _dynamo.config.cache_size_limit = max(_dynamo.config.cache_size_limit, 8)
+    _LOGGER.info(
+        "Compiling the CSM frame step's regions at batch size %d (serving every batch size)",
+        step.buckets[-1],
+    )
+    cache.activate()
+    use = CacheUse()
+    try:
+        try:
+            step.compile()
+        except Exception as err:
+            if not cache.existing:
+                raise
+            cache.discard(err)  # a corrupt cache must not cost the compiled step
+            use = CacheUse()
+            step.compile()
+    except Exception as err:  # a compiler problem must not take CSM down
+        _LOGGER.warning(
+            "Compiling the CSM frame step failed (%s: %s); it runs uncompiled "
+            "(csm.compile: false skips the attempt)",
+            type(err).__name__,
+            err,
+        )
+        return PrepareCosts(time.monotonic() - use.started, "failed")
+    costs = PrepareCosts(time.monotonic() - use.started, use.source())
+    _LOGGER.info(
+        "Compiled the CSM frame step in %.1f s (%s%s)",
+        costs.compile_s,
+        costs.compile_source,
+        "" if cache.directory is None else f", cache {cache.directory}",
+    )
+    return costs
+
+
+def _sizes(step: FrameStep) -> str:
+    return ", ".join(map(str, step.buckets))

@@ -6,9 +6,12 @@ a slot that ends (end-of-audio frame, or its frame cap) switches itself off insi
 host can read frame t's results while frame t+1 already runs.
 
 The step runs over the first `rows` slots, where `rows` is a batch bucket (1, 2, 4, 8 … up to
-csm.max_batch); unused slots in a bucket are inactive and change nothing. Per bucket the step is
-eager, compiled whole (torch.compile fullgraph=True), or on CUDA compiled and captured as a CUDA
-graph that is replayed every frame.
+csm.max_batch); unused slots in a bucket are inactive and change nothing. Compiling is regional:
+the blocks that repeat (a backbone layer, a depth-decoder step) and the glue between them are each
+compiled once with torch.compile (fullgraph=True) and shared by every layer and codebook, while
+plain Python calls them in order; compiled, the step runs at full width (one bucket). On CUDA the
+whole frame (Python, compiled regions and all) is captured as one CUDA graph per bucket and
+replayed every frame.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import torch
 
 from .backbone import Backbone
 from .depth import DepthDecoder
-from .sampling import Sampling, pick, uniform_noise
+from .sampling import Sampling, uniform_noise
 from .slots import SlotState
 
 
@@ -41,7 +44,6 @@ class FrameStep:
         self.slots = slots
         self.depth = DepthDecoder(model, slots.count)
         self.sampling = sampling
-        self._lm_head = model.lm_head
         self._greedy = sampling.greedy
         self._top_p = sampling.uses_top_p
         self._vocab: int = model.config.vocab_size
@@ -49,6 +51,10 @@ class FrameStep:
         self._runners: dict[int, Callable[[], None]] = {
             rows: self._eager(rows) for rows in self.buckets
         }
+        # The regions compile() replaces with compiled versions of themselves.
+        self.noise: Callable[..., torch.Tensor] = self._noise
+        self.begin: Callable[..., tuple[torch.Tensor, ...]] = self._begin
+        self.commit: Callable[..., None] = self._commit
 
     def bucket_for(self, used: int) -> int:
         """The smallest bucket holding slots [0, used)."""
@@ -66,19 +72,42 @@ class FrameStep:
         return run
 
     def compile(self) -> None:
-        """Compile the whole step per bucket (fullgraph: a graph break is an error); on any
-        failure the step stays as it was."""
-        runners = dict(self._runners)
-        for rows in self.buckets:
-            compiled = torch.compile(self.frame, fullgraph=True, dynamic=False)
+        """Compile the step's regions (fullgraph: a graph break is an error) at full width and
+        run them once, so nothing compiles on a user's request; on any failure the step stays
+        eager. Compiled, every frame runs all slots (inactive ones change nothing): one compile
+        of static shapes serves every batch size, where a dynamic batch dimension compiled each
+        region twice (size 1 is always specialised) into slower kernels."""
+        hooks = self._hooks()
+        # On the CPU a region call costs mostly its wrapper; a C++ wrapper made the tiny step's
+        # compiled/eager time 0.36 instead of 0.44 (one run each on a shared CPU).
+        options: dict[str, Any] = {"cpp_wrapper": self.slots.device.type == "cpu"}
+        rows = self.buckets[-1]
+        try:
+            for owner, name in hooks:
+                setattr(
+                    owner,
+                    name,
+                    torch.compile(getattr(owner, name), fullgraph=True, options=options),
+                )
+            self._eager(rows)()
+        except BaseException:
+            for (owner, name), original in hooks.items():
+                setattr(owner, name, original)
+            raise
+        self.buckets = [rows]
+        self._runners = {rows: self._eager(rows)}
 
-            def run(rows: int = rows, compiled: Any = compiled) -> None:
-                with torch.no_grad():
-                    compiled(rows)
-
-            run()  # compile now, not on a user's first request
-            runners[rows] = run
-        self._runners = runners
+    def _hooks(self) -> dict[tuple[Any, str], Callable[..., Any]]:
+        """The regions compile() swaps for compiled ones, with their eager originals."""
+        names = [
+            (self, "noise"),
+            (self, "begin"),
+            (self, "commit"),
+            (self.depth, "first_step"),
+            (self.depth, "next_step"),
+            (self.backbone, "layer_step"),
+        ]
+        return {(owner, name): getattr(owner, name) for owner, name in names}
 
     def capture(self) -> None:
         """On CUDA: capture each bucket's step as a CUDA graph, replayed by run(); on any failure
@@ -101,38 +130,61 @@ class FrameStep:
         self._runners = runners
 
     def frame(self, rows: int) -> None:
-        """The step itself (traced whole by torch.compile)."""
+        """The step itself: eager Python calling the regions (compiled after compile())."""
         slots = self.slots
-        active = slots.active[:rows]
-        hidden = slots.hidden[:rows]
-        noise = (
-            None
-            if self._greedy
-            else uniform_noise(
-                slots.seeds[:rows], slots.draws[:rows], self.backbone.num_codebooks, self._vocab
-            )
-        )
-        backbone_params = slots.backbone_sampling.rows(rows)
-        depth_params = slots.depth_sampling.rows(rows)
-
-        def pick_depth(logits: torch.Tensor, codebook: int) -> torch.Tensor:
-            uniforms = None if noise is None else noise[:, codebook]
-            return pick(logits, depth_params, uniforms, self._top_p)
-
-        first = pick(
-            self._lm_head(hidden),
-            backbone_params,
-            None if noise is None else noise[:, 0],
+        noise = None if self._greedy else self.noise(slots.seeds[:rows], slots.draws[:rows])
+        codes = self.depth.decode(
+            slots.hidden[:rows],
+            slots.backbone_sampling.rows(rows),
+            slots.depth_sampling.rows(rows),
+            noise,
             self._top_p,
         )
-        codes = self.depth.decode(first, hidden, pick_depth)
+        embeds, emitted, finished, frames, *attention = self.begin(
+            codes,
+            slots.active[:rows],
+            slots.frames[:rows],
+            slots.limits[:rows],
+            slots.positions[:rows],
+        )
+        hidden = self.backbone.layers(slots, embeds, emitted, *attention)
+        self.commit(rows, hidden, codes, emitted, finished, frames)
+
+    def _noise(self, seeds: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
+        return uniform_noise(seeds, draws, self.backbone.num_codebooks, self._vocab)
+
+    def _begin(
+        self,
+        codes: torch.Tensor,
+        active: torch.Tensor,
+        frames: torch.Tensor,
+        limits: torch.Tensor,
+        positions: torch.Tensor,
+    ) -> tuple[torch.Tensor, ...]:
+        """Flags and counters of the new frame, its embedding, the backbone's attention inputs."""
         end = self.backbone.is_end(codes)
         emitted = active & ~end
-        frames = slots.frames[:rows] + emitted.long()
-        finished = active & (end | (frames >= slots.limits[:rows]))
+        frames = frames + emitted.long()
+        finished = active & (end | (frames >= limits))
         embeds = self.backbone.embed_frames(codes[:, None, :])
-        new_hidden = self.backbone.step(slots, rows, embeds, emitted)
-        hidden.copy_(torch.where(emitted[:, None], new_hidden, hidden))
+        where, mask, cos, sin = self.backbone.attention_inputs(self.slots, len(codes), embeds)
+        return embeds, emitted, finished, frames, where, mask, cos, sin
+
+    def _commit(
+        self,
+        rows: int,
+        hidden: torch.Tensor,
+        codes: torch.Tensor,
+        emitted: torch.Tensor,
+        finished: torch.Tensor,
+        frames: torch.Tensor,
+    ) -> None:
+        """Write the frame's results and the next hidden states into the slots."""
+        slots = self.slots
+        new_hidden = self.backbone.norm(hidden)
+        old_hidden = slots.hidden[:rows]
+        active = slots.active[:rows]
+        old_hidden.copy_(torch.where(emitted[:, None], new_hidden, old_hidden))
         slots.positions[:rows] += emitted.long()
         slots.frames[:rows] = frames
         slots.draws[:rows] += active.long()

@@ -26,7 +26,7 @@ from ..base import EngineUnavailableError
 from .admission import WaitingRoom, lender
 from .occupant import Occupant
 from .pipeline import FramePipeline, FrameResults
-from .replies import END, Reply
+from .replies import END, Delivery, Reply
 
 _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -48,6 +48,9 @@ class GenerationWorker:
         self._thread = threading.Thread(target=self._run, name="csm-generation", daemon=True)
         self.steps = 0
         self.max_rows_seen = 0
+        self._held = 0  # replies submitted and not yet ended (queued or in a slot)
+        self._held_lock = threading.Lock()
+        self.last_active = time.monotonic()
 
     def start(self) -> None:
         """Start the thread."""
@@ -56,6 +59,7 @@ class GenerationWorker:
     def submit(self, reply: Reply) -> None:
         """Queue a reply; it takes a slot at a frame boundary once a sentence of it is ready."""
         reply.attach(self._wake.set)
+        self._counted(reply)
         self._replies.put(reply)
         self._wake.set()
 
@@ -77,6 +81,30 @@ class GenerationWorker:
     def free_slot(self) -> int | None:
         """A slot no reply holds; only meaningful on the generation thread (inside call())."""
         return next((i for i, o in enumerate(self._slots) if o is None), None)
+
+    @property
+    def busy(self) -> bool:
+        """True while some reply is queued or holds a slot (it must not lose the model)."""
+        with self._held_lock:
+            return self._held > 0
+
+    def _counted(self, reply: Reply) -> None:
+        """Count the reply as held until its last delivery (END or an error), wherever the
+        worker ends it (finished, cancelled, timed out waiting, failed)."""
+        deliver = reply.deliver
+        ended = threading.Event()
+
+        def deliver_and_count(item: Delivery) -> None:
+            deliver(item)
+            if (item is END or isinstance(item, BaseException)) and not ended.is_set():
+                ended.set()
+                with self._held_lock:
+                    self._held -= 1
+                    self.last_active = time.monotonic()
+
+        with self._held_lock:
+            self._held += 1
+        reply.deliver = deliver_and_count
 
     def stop(self) -> None:
         """Stop after the current step; replies still held get END."""
