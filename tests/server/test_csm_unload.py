@@ -44,8 +44,9 @@ async def logged(caplog: pytest.LogCaptureFixture, text: str, timeout: float = 3
 
 async def engines_in_info(client: AsyncClient) -> dict[str, Any]:
     await client.write_event(Describe().event())
-    engines: dict[str, Any] = (await read_until(client, "info"))[-1].data["verba"]["engines"]
-    return engines
+    engines = (await read_until(client, "info"))[-1].data["verba"]["engines"]
+    # Each engine's state and detail (Info also lists the speaking options it honours).
+    return {name: {k: engines[name][k] for k in ("state", "detail")} for name in engines}
 
 
 async def test_idle_csm_unloads_and_the_next_request_reloads_it_while_edge_serves(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,12 @@ def _quiet_progress_bars() -> None:
         disable()
 
 
+# from_pretrained builds the model under an init context that patches torch.nn.Module for the
+# whole process (not per thread): two loads at once (a load abandoned at close on its daemon
+# thread, and the next engine's) can leave the patch on, and later tensors land on "meta".
+_FROM_PRETRAINED = threading.Lock()
+
+
 def load_model(config: CsmConfig) -> LoadedModel:
     """Load processor and model with from_pretrained; Mimi stays float32."""
     import transformers
@@ -110,8 +117,9 @@ def load_model(config: CsmConfig) -> LoadedModel:
     _quiet_progress_bars()
     _LOGGER.info("Loading CSM from %s on %s as %s", describe_model_source(source), device, dtype)
     try:
-        processor = auto_processor.from_pretrained(source)
-        model = csm_model.from_pretrained(source, dtype=dtype, device_map=str(device))
+        with _FROM_PRETRAINED:
+            processor = auto_processor.from_pretrained(source)
+            model = csm_model.from_pretrained(source, dtype=dtype, device_map=str(device))
     except GatedRepoError as err:
         raise ModelLoadError(
             f"{config.model} is gated: accept the model terms on its Hugging Face page and set "
