@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from torch.nn import functional as F  # noqa: N812
 
+from .compat import cache_keyword
+
 Picker = Callable[[torch.Tensor, int], torch.Tensor]  # (logits, codebook) -> token per row
 
 
@@ -45,6 +47,10 @@ class DepthDecoder:
         depth = model.depth_decoder
         config = depth.config
         self._model = depth.model
+        self._cache_keyword = cache_keyword(
+            depth.model.layers[0],
+            also=("attention_mask", "position_ids", "use_cache", "position_embeddings"),
+        )
         self._vocab: int = depth.model.vocab_size
         self._heads = depth.codebooks_head.weight  # (num_codebooks - 1, hidden, vocab)
         self.num_codebooks: int = model.config.num_codebooks
@@ -78,9 +84,9 @@ class DepthDecoder:
                     states,
                     attention_mask=None,
                     position_ids=self._positions[:, window],
-                    cache=cache,
                     use_cache=True,
                     position_embeddings=rotary,
+                    **{self._cache_keyword: cache},
                 )
             states = model.norm(states)
             code = pick(F.linear(states[:, -1], self._heads[codebook - 1].T), codebook)
