@@ -38,7 +38,7 @@ class DeviceBench:
         self.dtype = getattr(
             torch, args.dtype or ("bfloat16" if args.device == "cuda" else "float32")
         )
-        self.model, self.processor, self.source = load(args, self.device)
+        self.model, self.processor, self.source = checks.load(args.model, args.size, self.device)
         self.prompt = checks.make_prompt(self.model, self.processor)
         self.measured: dict[str, Any] = {}
         self.frame_s = self._probe()
@@ -59,8 +59,8 @@ class DeviceBench:
         data = {
             "python": platform.python_version(),
             "torch": torch.__version__,
-            "transformers": _version("transformers"),
-            "triton": _version("triton"),
+            "transformers": checks.version("transformers"),
+            "triton": checks.version("triton"),
             "device": str(self.device),
             "gpu": torch.cuda.get_device_name() if self.device.type == "cuda" else None,
             "model": self.source,
@@ -237,34 +237,6 @@ class DeviceBench:
                 self.generate_compiled,
             ),
         ]
-
-
-def load(args: argparse.Namespace, device: torch.device) -> tuple[Any, Any, str]:
-    """float32 first (stage 1 checks float32, then the run's dtype on the same weights)."""
-    from .csm_bench import load as build
-
-    if args.model:
-        import transformers
-
-        auto_processor: Any = transformers.AutoProcessor
-        csm_model: Any = transformers.CsmForConditionalGeneration
-        processor = auto_processor.from_pretrained(args.model)
-        model = csm_model.from_pretrained(
-            args.model, dtype=torch.float32, device_map=str(device)
-        ).eval()
-        return model, processor, f"local directory {args.model}"
-    model, processor = build(args.size, device, torch.float32)
-    what = "csm-1b's architecture (CsmConfig defaults)" if args.size == "csm-1b" else "tiny CSM"
-    return model, processor, f"{what} with random weights (no hub: not the real csm-1b)"
-
-
-def _version(name: str) -> str | None:
-    from importlib import metadata
-
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

@@ -202,3 +202,33 @@ def line(name: str, figures: dict[str, Any]) -> str:
         f"{name} {figures['ms_per_frame']['median']:.2f} ms/frame, RTF {figures['rtf']:.3f}, "
         f"first frame {figures['first_frame_ms']['median']:.0f} ms"
     )
+
+
+def load(model_dir: str | None, size: str, device: torch.device) -> tuple[Any, Any, str]:
+    """float32 first (stage 1 checks float32, then the run's dtype on the same weights)."""
+    from .csm_bench import load as build
+
+    if model_dir:
+        import transformers
+
+        auto_processor: Any = transformers.AutoProcessor
+        csm_model: Any = transformers.CsmForConditionalGeneration
+        processor = auto_processor.from_pretrained(model_dir)
+        model = csm_model.from_pretrained(
+            model_dir, dtype=torch.float32, device_map=str(device)
+        ).eval()
+        with torch.no_grad():  # as for random weights: every run goes to its full frame count
+            model.lm_head.weight[0].zero_()
+        return model, processor, f"local directory {model_dir} (end-of-audio code disabled)"
+    model, processor = build(size, device, torch.float32)
+    what = "csm-1b's architecture (CsmConfig defaults)" if size == "csm-1b" else "tiny CSM"
+    return model, processor, f"{what} with random weights (no hub: not the real csm-1b)"
+
+
+def version(name: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
