@@ -76,9 +76,7 @@ class Backbone:
                 cache.update(
                     keys[slot : slot + 1, :, :start], values[slot : slot + 1, :, :start], layer
                 )
-        out = self._backbone(
-            inputs_embeds=embeds, use_cache=True, **{self._cache_keyword: cache}
-        )
+        out = self._backbone(inputs_embeds=embeds, use_cache=True, **{self._cache_keyword: cache})
         end = start + int(embeds.shape[1])
         for layer, (keys, values) in enumerate(zip(slots.keys, slots.values, strict=True)):
             keys[slot, :, start:end].copy_(cache.layers[layer].keys[0, :, start:end])
