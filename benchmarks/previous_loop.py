@@ -10,6 +10,9 @@ from typing import Any
 
 import torch
 from torch.nn import functional as F  # noqa: N812
+from transformers import DynamicCache
+
+from wyoming_verba.engines.csm.compat import cache_keyword
 
 
 class PreviousLoop:
@@ -25,31 +28,29 @@ class PreviousLoop:
         self._positions = torch.arange(self._codebooks + 1, device=device)[None]
         probe = torch.zeros(1, 1, depth.config.hidden_size, device=device, dtype=self._heads.dtype)
         self._cos, self._sin = self._depth.rotary_emb(probe, self._positions)
+        self._backbone_cache = cache_keyword(model.backbone_model, also=("inputs_embeds",))
+        self._layer_cache = cache_keyword(
+            self._depth.layers[0], also=("position_ids", "use_cache", "position_embeddings")
+        )
 
     @torch.no_grad()
     def run(self, embeds: torch.Tensor, frames: int) -> torch.Tensor:
-        from transformers import DynamicCache
-
         backbone = self.model.backbone_model
-        cache = DynamicCache(config=self.model.config)
-        hidden = backbone(inputs_embeds=embeds, cache=cache, use_cache=True).last_hidden_state[
-            :, -1
-        ]
+        cache = {self._backbone_cache: DynamicCache(config=self.model.config)}
+        hidden = backbone(inputs_embeds=embeds, use_cache=True, **cache).last_hidden_state[:, -1]
         out = []
         for _ in range(frames):
             frame = self._frame(hidden)
             out.append(frame)
             embedded = backbone.embed_tokens(frame[:, None, :])
-            hidden = backbone(inputs_embeds=embedded, cache=cache, use_cache=True)
+            hidden = backbone(inputs_embeds=embedded, use_cache=True, **cache)
             hidden = hidden.last_hidden_state[:, -1]
         return torch.stack(out, dim=1)
 
     def _frame(self, hidden: torch.Tensor) -> torch.Tensor:
-        from transformers import DynamicCache
-
         model = self._depth
         first = self.model.lm_head(hidden).float().argmax(-1)
-        cache = DynamicCache(config=model.config)
+        cache = {self._layer_cache: DynamicCache(config=model.config)}
         embeds = model.embed_tokens(torch.stack([torch.zeros_like(first), first], dim=1))
         embeds[:, 0] = hidden
         states = model.inputs_embeds_projector(embeds)
@@ -62,9 +63,9 @@ class PreviousLoop:
                 states = layer(
                     states,
                     position_ids=self._positions[:, window],
-                    cache=cache,
                     use_cache=True,
                     position_embeddings=rotary,
+                    **cache,
                 )
             states = model.norm(states)
             code = F.linear(states[:, -1], self._heads[codebook - 1].T).float().argmax(-1)

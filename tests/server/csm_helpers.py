@@ -10,8 +10,10 @@ from typing import Any
 import numpy as np
 import torch
 from torch.nn import functional as F  # noqa: N812
+from transformers import DynamicCache
 
 from wyoming_verba.engines.base import SentenceEnd
+from wyoming_verba.engines.csm.compat import cache_keyword
 from wyoming_verba.engines.csm.mimi_stream import BatchedMimiDecoder
 from wyoming_verba.engines.csm.pipeline import FramePipeline
 from wyoming_verba.engines.csm.prompts import PromptBuilder
@@ -28,11 +30,11 @@ GREEDY = Sampling(SamplingParams(0.0), SamplingParams(0.0))
 def reference_codes(model: Any, embeds: torch.Tensor, count: int) -> torch.Tensor:
     """Greedy frames (count, num_codebooks) after prompt embeddings, computed with transformers'
     own backbone and depth-decoder generate() — nothing from our slot or step code."""
-    from transformers import DynamicCache
-
     codebooks = model.config.num_codebooks
-    cache = DynamicCache(config=model.config)
-    hidden = model.backbone_model(inputs_embeds=embeds, cache=cache, use_cache=True)
+    # The keyword by signature: a wrong one is swallowed by **kwargs and the cache is lost.
+    keyword = cache_keyword(model.backbone_model, also=("inputs_embeds", "use_cache"))
+    cache = {keyword: DynamicCache(config=model.config)}
+    hidden = model.backbone_model(inputs_embeds=embeds, use_cache=True, **cache)
     last = hidden.last_hidden_state[:, -1]
     frames = []
     for _ in range(count):
@@ -47,7 +49,7 @@ def reference_codes(model: Any, embeds: torch.Tensor, count: int) -> torch.Tenso
         frame = depth[:, 1:]
         frames.append(frame[0])
         embedded = model.backbone_model.embed_tokens(frame[:, None])
-        out = model.backbone_model(inputs_embeds=embedded, cache=cache, use_cache=True)
+        out = model.backbone_model(inputs_embeds=embedded, use_cache=True, **cache)
         last = out.last_hidden_state[:, -1]
     return torch.stack(frames)
 

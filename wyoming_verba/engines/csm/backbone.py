@@ -13,7 +13,10 @@ from typing import Any
 
 import torch
 from torch.nn import functional as F  # noqa: N812
+from transformers import DynamicCache
+from transformers.models.csm.modeling_csm import apply_rotary_pos_emb
 
+from .compat import cache_keyword
 from .slots import SlotState
 
 
@@ -31,6 +34,7 @@ class Backbone:
         self._kv_heads: int = config.num_key_value_heads
         # The per-layer region: compile() swaps in a compiled layer (one for every layer).
         self.layer_step = self.layer
+        self._cache_keyword = cache_keyword(self._backbone, also=("inputs_embeds", "use_cache"))
 
     @torch.no_grad()
     def embed_prompt(
@@ -68,15 +72,13 @@ class Backbone:
     ) -> torch.Tensor:
         """Run `embeds` (1, n, hidden) after the slot's first `start` positions; return the last
         hidden state (1, hidden). The new K/V land in the slot at [start, start + n)."""
-        from transformers import DynamicCache
-
         cache: Any = DynamicCache(config=self.model.config)
         if start:
             for layer, (keys, values) in enumerate(zip(slots.keys, slots.values, strict=True)):
                 cache.update(
                     keys[slot : slot + 1, :, :start], values[slot : slot + 1, :, :start], layer
                 )
-        out = self._backbone(inputs_embeds=embeds, cache=cache, use_cache=True)
+        out = self._backbone(inputs_embeds=embeds, use_cache=True, **{self._cache_keyword: cache})
         end = start + int(embeds.shape[1])
         for layer, (keys, values) in enumerate(zip(slots.keys, slots.values, strict=True)):
             keys[slot, :, start:end].copy_(cache.layers[layer].keys[0, :, start:end])
@@ -161,8 +163,9 @@ class Backbone:
 def rotate(
     query: torch.Tensor, key: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rotary position embedding, the same function transformers' CSM and Mimi layers use."""
-    from transformers.models.csm import modeling_csm
+    """Rotary position embedding, the same function transformers' CSM and Mimi layers use.
 
-    apply: Any = modeling_csm.apply_rotary_pos_emb
+    Imported at module level: an import inside traced code is a graph break in torch 2.11
+    (dynamo rejects transformers' lazy modules)."""
+    apply: Any = apply_rotary_pos_emb
     return apply(query, key, cos, sin)  # type: ignore[no-any-return]

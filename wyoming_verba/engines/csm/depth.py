@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch.nn import functional as F  # noqa: N812
 
+from .compat import cache_keyword
 from .sampling import SlotSampling, pick
 
 # (previous code, its embedding offset, head, write one-hot, attention mask, cos, sin, positions,
@@ -62,6 +63,10 @@ class DepthDecoder:
         config = depth.config
         self._model = depth.model
         self._lm_head = model.lm_head
+        self._cache_keyword = cache_keyword(
+            depth.model.layers[0],
+            also=("attention_mask", "position_ids", "use_cache", "position_embeddings"),
+        )
         self._vocab: int = depth.model.vocab_size
         self._heads = depth.codebooks_head.weight  # (num_codebooks - 1, hidden, vocab)
         self.num_codebooks: int = model.config.num_codebooks
@@ -138,7 +143,7 @@ class DepthDecoder:
                 states,
                 attention_mask=None,
                 position_ids=self._positions[:, :2],
-                cache=cache,
+                **{self._cache_keyword: cache},
                 use_cache=True,
                 position_embeddings=rotary,
             )
@@ -172,7 +177,7 @@ class DepthDecoder:
                 states,
                 attention_mask=mask,
                 position_ids=positions,
-                cache=cache,
+                **{self._cache_keyword: cache},
                 use_cache=True,
                 position_embeddings=(cos, sin),
             )

@@ -115,7 +115,13 @@ def load_model(config: CsmConfig) -> LoadedModel:
         )
     source = str(path) if path.is_dir() else config.model
     _quiet_progress_bars()
-    _LOGGER.info("Loading CSM from %s on %s as %s", describe_model_source(source), device, dtype)
+    _LOGGER.info(
+        "Loading CSM from %s on %s as %s (transformers %s)",
+        describe_model_source(source),
+        device,
+        dtype,
+        transformers.__version__,
+    )
     try:
         with _FROM_PRETRAINED:
             processor = auto_processor.from_pretrained(source)

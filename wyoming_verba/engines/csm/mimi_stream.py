@@ -18,6 +18,7 @@ from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
 from .backbone import rotate
+from .compat import mimi_decoder_parts
 
 _NEVER = -(2**40)  # position of a ring entry that holds nothing yet
 
@@ -27,10 +28,10 @@ class BatchedMimiDecoder:
 
     def __init__(self, codec_model: Any, slots: int, max_steps: int = 8) -> None:
         self._codec = codec_model
-        decoder = codec_model.decoder
-        self._upsample = decoder.upsample
-        self._transformer = decoder.decoder_transformer
-        self._seanet = decoder.decoder_seanet
+        parts = mimi_decoder_parts(codec_model)  # the layout differs across transformers versions
+        self._upsample = parts.upsample
+        self._transformer = parts.transformer
+        self._seanet = parts.seanet
         config = self._transformer.config
         self._window: int = config.sliding_window
         self._ring = self._window + max_steps

@@ -1,0 +1,108 @@
+"""Device benchmark stage 3: the compiled (and, on CUDA, captured) frame step through the
+generation worker, as the engine serves requests.
+
+One graph at full width serves every batch size: the step gets a single bucket (max_batch), so
+one compile per stack instead of one per bucket (each cold csm-1b compile costs minutes).
+Compiling and capturing run on the calling (main) thread: a CUDA build of torch on a machine
+without a GPU can crash compiling on another thread, and the rehearsal runs exactly this code.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from functools import partial
+from typing import Any
+
+import torch
+
+from wyoming_verba.engines.csm.mimi_stream import BatchedMimiDecoder
+from wyoming_verba.engines.csm.pipeline import FramePipeline
+from wyoming_verba.engines.csm.prompts import PromptBuilder
+from wyoming_verba.engines.csm.runtime import CsmRuntime, prepare_step
+from wyoming_verba.engines.csm.slots import SlotState
+from wyoming_verba.engines.csm.step import FrameStep
+from wyoming_verba.engines.csm.worker import GenerationWorker
+
+from .csm_runs import GREEDY, Stack
+
+
+def free_device_memory() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+class PreparedStack(Stack):
+    """csm_runs.Stack with a prepared step: compiled on this thread, one full-width graph."""
+
+    def __init__(self, model: Any, processor: Any, step: FrameStep) -> None:
+        self.step = step
+        mimi = BatchedMimiDecoder(model.codec_model, step.slots.count)
+        self.worker = GenerationWorker(FramePipeline(step, mimi), chunk_frames=2)
+        self.prompts = PromptBuilder(processor, step)
+        self.worker.start()
+        # Only Mimi's streaming state is allocated on the worker thread (nothing compiles there).
+        runtime = CsmRuntime(self.worker, self.prompts)
+        self.worker.call(partial(prepare_step, runtime, False, False)).result()
+
+
+def prepare(model: Any, max_batch: int, compiled: bool) -> tuple[FrameStep, dict[str, Any]]:
+    """A step with one bucket (max_batch), compiled and captured where asked and possible.
+    A failing compile or capture is a figure, and the step stays as it was."""
+    step = FrameStep(model, SlotState(model, max_batch), GREEDY)
+    step.buckets = [max_batch]  # one graph at full width serves every batch size
+    figures: dict[str, Any] = {}
+    if compiled:
+        started = time.perf_counter()
+        try:
+            step.compile()
+            figures["compile_s"] = time.perf_counter() - started
+        except Exception as err:
+            figures["compile_failed"] = f"{type(err).__name__}: {err}"[:2000]
+    if step.slots.device.type == "cuda":
+        started = time.perf_counter()
+        try:
+            step.capture()
+            figures["capture_s"] = time.perf_counter() - started
+        except Exception as err:
+            figures["capture_failed"] = f"{type(err).__name__}: {err}"[:2000]
+    return step, figures
+
+
+def describe(figures: dict[str, Any]) -> str:
+    parts = []
+    for key in ("compile", "capture"):
+        if f"{key}_failed" in figures:
+            parts.append(f"{key} failed: {figures[f'{key}_failed'][:300]}")
+        elif f"{key}_s" in figures:
+            parts.append(f"{key} {figures[f'{key}_s']:.1f} s")
+    return ", ".join(parts) or "eager, not captured (no CUDA)"
+
+
+def streaming_line(name: str, figures: dict[str, Any]) -> str:
+    return (
+        f"{name}: first audio median {figures['first_audio_s']['median'] * 1000:.0f} ms "
+        f"(max {figures['first_audio_s']['max'] * 1000:.0f}), RTF each median "
+        f"{figures['rtf_each']['median']:.3f} max {figures['rtf_each']['max']:.3f}, "
+        f"samples ok {figures['samples_ok']}"
+    )
+
+
+def gaps_line(figures: dict[str, Any]) -> str:
+    return "; ".join(
+        f"{key}: gap {value['gap_ms']['median']:.1f} ms = {value['gap_in_frame_steps']:.2f} "
+        f"frame steps, first audio {value['first_audio_ms']['median']:.0f} ms"
+        for key, value in figures.items()
+    )
+
+
+def peak_vram_gib() -> float | None:
+    if not torch.cuda.is_available():
+        return None
+    return torch.cuda.max_memory_allocated() / 2**30
+
+
+def reset_peak_vram() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
