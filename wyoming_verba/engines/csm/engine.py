@@ -5,41 +5,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import time
-from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator
 from functools import partial
 from pathlib import Path
 
 import torch
 
-from ...aio import cancel_and_wait
-from ...audio import Pcm, TrailingSilenceTrimmer
+from ...audio import Pcm
 from ...config import CsmConfig, CsmVoiceProfile
 from ...options import NO_OPTIONS, SpeakOptions
 from ...tempo import AudioShaper, shaped
 from ...voices import VoiceChoice, VoiceInfo
 from ..base import (
-    SENTENCE_END,
     EngineError,
     EngineState,
     EngineStatus,
     EngineUnavailableError,
     SentenceEnd,
 )
-from .fitting import SentenceFitter
 from .idle import IdleWatch
 from .lifecycle import build_anchors, log_ready, start_runtime, unload_runtime
 from .live_profiles import build_live_prefix, check_profile
 from .profile_setup import ProfileSet, build_profile_prefixes, check_clips
-from .replies import END, Delivery, Reply
+from .reply_stream import SAMPLE_RATE, ReplySettings, stream_reply
 from .runtime import CsmRuntime
 from .slots import VoicePrefix
 
 _LOGGER = logging.getLogger(__name__)
 
-SAMPLE_RATE = 24000
 SPEAK_OPTIONS = frozenset({"rate", "volume", "temperature"})  # rate/volume: tempo.AudioShaper
 
 
@@ -263,7 +257,7 @@ class CsmEngine:
             async for item in stream:
                 yield item
 
-    async def _speak(
+    def _speak(
         self,
         runtime: CsmRuntime,
         sentences: AsyncIterator[str],
@@ -271,48 +265,11 @@ class CsmEngine:
         speaker: int,
         temperature: float | None = None,
     ) -> AsyncGenerator[Pcm | SentenceEnd, None]:
-        loop = asyncio.get_running_loop()
-        inbox: asyncio.Queue[Delivery] = asyncio.Queue()
-
-        def deliver(item: Delivery) -> None:
-            loop.call_soon_threadsafe(inbox.put_nowait, item)
-
-        reply = Reply(
-            prefix,
-            deliver,
-            seed=secrets.randbits(31),
-            continuity=self._config.continuity,
-            temperature=temperature,
-            queue_timeout_s=self._config.queue_timeout_s,
+        config = self._config
+        settings = ReplySettings(
+            config.continuity, config.queue_timeout_s, config.max_audio_s, temperature
         )
-        fitter = SentenceFitter(
-            partial(runtime.prompts.text_ids, speaker=speaker),
-            prefix.length if prefix is not None else 0,
-            self._config.max_audio_s,
-        )
-        pieces: deque[int] = deque()  # how many slot sentences each input sentence became
-        runtime.worker.submit(reply)
-        feeder = asyncio.create_task(_feed(sentences, fitter, reply, pieces, inbox))
-        trimmer = TrailingSilenceTrimmer(SAMPLE_RATE)
-        try:
-            while (item := await inbox.get()) is not END:
-                if isinstance(item, BaseException):
-                    raise item
-                if isinstance(item, SentenceEnd):
-                    tail = trimmer.flush()
-                    if tail.size:
-                        yield tail
-                    pieces[0] -= 1
-                    if not pieces[0]:
-                        pieces.popleft()
-                        yield SENTENCE_END
-                    continue
-                audible = trimmer.push(item)
-                if audible.size:
-                    yield audible
-        finally:
-            reply.cancel()
-            await cancel_and_wait(feeder)
+        return stream_reply(runtime, sentences, prefix, speaker, settings)
 
     def _resolve(self, voice: VoiceChoice) -> tuple[VoicePrefix | None, int]:
         profile: CsmVoiceProfile | None = self._profiles.get(voice.voice_id)
@@ -345,26 +302,6 @@ class CsmEngine:
         self._anchors.clear()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-
-
-async def _feed(
-    sentences: AsyncIterator[str],
-    fitter: SentenceFitter,
-    reply: Reply,
-    pieces: deque[int],
-    inbox: asyncio.Queue[Delivery],
-) -> None:
-    """Tokenize each sentence (off the event loop) and queue it in the reply's slot."""
-    try:
-        async for text in sentences:
-            fitted = await asyncio.to_thread(fitter.fit, text)
-            pieces.append(len(fitted))
-            for sentence in fitted:
-                reply.add(sentence)
-    except Exception as err:
-        inbox.put_nowait(err)
-    finally:
-        reply.end()
 
 
 async def _one(text: str) -> AsyncIterator[str]:
