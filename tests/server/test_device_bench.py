@@ -114,3 +114,22 @@ def test_summary_says_what_was_not_measured() -> None:
     assert rows["batch-1 RTF through the worker"] == "0.040"
     assert rows["first audio, one request"] == "50 ms"
     assert rows["peak VRAM at max_batch 4"] == "not measured"
+
+
+def test_the_benchmarks_import_path_needs_only_what_is_carried() -> None:
+    """What device_bench imports (and device_checks.load pulls in) must not need a package the
+    lent machine lacks beyond the carried wheels (av, voluptuous)."""
+    lacking = ("wyoming", "edge_tts", "sentence_stream", "zeroconf", "lameenc")
+    code = (
+        "import sys, benchmarks.device_bench, benchmarks.device_checks, benchmarks.csm_bench;"
+        f"print([m for m in {lacking!r} if m in sys.modules])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert result.stdout.strip() == "[]"
