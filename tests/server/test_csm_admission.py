@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from wyoming.client import AsyncClient
+from wyoming.event import Event
 from wyoming.tts import (
     Synthesize,
     SynthesizeChunk,
@@ -22,6 +23,7 @@ from wyoming.tts import (
 from tests.fakes.fake_edge import FakeEdgeService, decoded_samples
 from wyoming_verba.engines.csm.fitting import frame_budget
 from wyoming_verba.engines.csm.step import FrameStep
+from wyoming_verba.server import VerbaServer
 from wyoming_verba.text import split_sentences
 
 from .conftest import ServerFactory, audio_of, merge, read_until, types_of, uri_of
@@ -80,6 +82,21 @@ async def test_trickling_streams_do_not_hold_csm_from_another_client(
     assert len(audio_of(events)) // 2 == frame_budget("Hello there.", 8) * 1920
 
 
+async def late_behind_a_long_reply(server: VerbaServer) -> tuple[list[Event], list[Event]]:
+    """A long CSM reply holds the only slot; "Lights off." comes in behind it. The late
+    request's events and the long one's, each up to its audio-stop."""
+    async with (
+        AsyncClient.from_uri(uri_of(server)) as busy,
+        AsyncClient.from_uri(uri_of(server)) as late,
+    ):
+        await busy.write_event(Synthesize(LONG, voice=CSM).event())
+        await read_until(busy, "audio-chunk")
+        await late.write_event(Synthesize("Lights off.", voice=CSM).event())
+        late_events = await read_until(late, "audio-stop")
+        busy_events = await read_until(busy, "audio-stop")
+    return late_events, busy_events
+
+
 async def test_a_request_finding_every_slot_busy_goes_to_the_fallback(
     start_server: ServerFactory,
     csm_config: dict[str, Any],
@@ -90,15 +107,7 @@ async def test_a_request_finding_every_slot_busy_goes_to_the_fallback(
     config = merge(csm_config, {"csm": {"max_batch": 1, "queue_timeout_s": 0.5}})
     server = await start_server(config)
     await ready(server)
-    async with (
-        AsyncClient.from_uri(uri_of(server)) as busy,
-        AsyncClient.from_uri(uri_of(server)) as late,
-    ):
-        await busy.write_event(Synthesize(LONG, voice=CSM).event())
-        await read_until(busy, "audio-chunk")
-        await late.write_event(Synthesize("Lights off.", voice=CSM).event())
-        late_events = await read_until(late, "audio-stop")
-        busy_events = await read_until(busy, "audio-stop")
+    late_events, busy_events = await late_behind_a_long_reply(server)
     assert [r.text for r in fake_edge.requests] == ["Lights off."]
     assert len(audio_of(late_events)) // 2 == decoded_samples(fake_edge.requests[0].mp3)
     assert "csm.queue_timeout_s" in caplog.text and "backend=edge(fallback-from-csm)" in caplog.text
@@ -115,15 +124,7 @@ async def test_without_a_fallback_a_starved_request_is_told_why(
     )
     server = await start_server(config)
     await ready(server)
-    async with (
-        AsyncClient.from_uri(uri_of(server)) as busy,
-        AsyncClient.from_uri(uri_of(server)) as late,
-    ):
-        await busy.write_event(Synthesize(LONG, voice=CSM).event())
-        await read_until(busy, "audio-chunk")
-        await late.write_event(Synthesize("Lights off.", voice=CSM).event())
-        events = await read_until(late, "audio-stop")
-        await read_until(busy, "audio-stop")
+    events, _ = await late_behind_a_long_reply(server)
     assert types_of(events) == ["error", "audio-stop"]
     message = events[0].data["text"]
     assert "CSM is busy" in message

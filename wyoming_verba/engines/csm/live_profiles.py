@@ -15,14 +15,11 @@ from functools import partial
 from ...config import CsmVoiceProfile
 from ..base import EngineError
 from .fitting import FRAMES_PER_SECOND
+from .profiles import FRAME_SAMPLES, MAX_CLIP_S, MIN_CLIP_S, SAMPLE_RATE
 from .prompts import PromptBuilder
 from .runtime import CsmRuntime
 from .slots import CONTEXT_LIMIT, VoicePrefix
 
-SAMPLE_RATE = 24000
-SAMPLES_PER_FRAME = 1920
-MIN_CLIP_S = 1.0
-MAX_CLIP_S = 30.0
 MAX_TRANSCRIPT_CHARS = 1000
 REPLY_TEXT_TOKENS = 64  # room kept for a reply sentence's own text, besides its frames
 _FREE_SLOT_POLL_S = 0.05
@@ -58,7 +55,7 @@ def check_profile(
             "transcript-too-long",
             f"the transcript has {len(transcript)} characters; at most {MAX_TRANSCRIPT_CHARS}",
         )
-    frames = math.ceil(samples / SAMPLES_PER_FRAME) + 1  # the clip's frames + end of audio
+    frames = math.ceil(samples / FRAME_SAMPLES) + 1  # the clip's frames + end of audio
     positions = int(prompts.text_ids(transcript, speaker).shape[1]) + frames
     reserve = int(max_audio_s * FRAMES_PER_SECOND) + REPLY_TEXT_TOKENS
     if positions + reserve > CONTEXT_LIMIT:
