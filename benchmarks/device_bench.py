@@ -1,5 +1,7 @@
 """The CSM benchmark for a lent GPU machine: one process, a hard time budget, stages cheapest first,
 each printing its figure line as it ends and appending a JSON record to OUT/device_bench.jsonl.
+Each compile (cold, into a kept compile cache) is followed by a second start: a new process on
+that cache, as a restarted container finds it (benchmarks/device_compile.py).
 
   python -m benchmarks.device_bench --size csm-1b --device cuda --out "$OUT"
 
@@ -12,33 +14,34 @@ prepares the command and rehearses it on the CPU with the tiny model.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import shutil
-import sysconfig
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
 
+from wyoming_verba.engines.csm.idle import memory_in_use, release_memory
+
 from . import device_checks as checks
 from . import device_worker as stages
 from .csm_runs import sentence_gaps, streaming, sync
+from .device_args import parse
 from .device_budget import Budget, Recorder, Stage
+from .device_compile import model_ref, second_start
 from .device_summary import against_targets
 
 
 class DeviceBench:
     """The stages, sharing one model and what earlier stages measured (for later estimates)."""
 
-    def __init__(self, args: argparse.Namespace, recorder: Recorder) -> None:
-        self.args, self.rec = args, recorder
+    def __init__(self, args: argparse.Namespace, recorder: Recorder, budget: Budget) -> None:
+        self.args, self.rec, self.budget = args, recorder, budget
         self.device = torch.device(args.device)
         self.dtype = getattr(
             torch, args.dtype or ("bfloat16" if args.device == "cuda" else "float32")
         )
+        started = time.perf_counter()
         self.model, self.processor, self.source = checks.load(args.model, args.size, self.device)
+        self.load_s = time.perf_counter() - started
         self.prompt = checks.make_prompt(self.model, self.processor)
         self.measured: dict[str, Any] = {}
         self.frame_s = self._probe()
@@ -53,33 +56,12 @@ class DeviceBench:
         return (time.perf_counter() - started) / 4
 
     def environment(self) -> None:
-        config = self.model.config
-        include = Path(sysconfig.get_paths()["include"]) / "Python.h"
-        compiler = shutil.which("cc") or shutil.which("gcc")
-        data = {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "transformers": checks.version("transformers"),
-            "triton": checks.version("triton"),
-            "device": str(self.device),
-            "gpu": torch.cuda.get_device_name() if self.device.type == "cuda" else None,
-            "model": self.source,
-            "backbone": f"{config.num_hidden_layers} layers, hidden {config.hidden_size}",
-            "depth": f"{config.depth_decoder_config.num_hidden_layers} layers, hidden "
-            f"{config.depth_decoder_config.hidden_size}",
-            "codebooks": config.num_codebooks,
-            "audio_vocab": config.vocab_size,
-            "text_vocab": config.text_vocab_size,
-            "c_compiler": compiler,
-            "python_h": include.exists(),
+        data, line = checks.environment(self.model, self.device, self.source)
+        data |= {
             "probe_eager_ms_per_frame": self.frame_s * 1000,
+            "load_s": self.load_s,
+            "compile_cache": str(self.args.compile_cache),
         }
-        line = (
-            f"Python {data['python']}, torch {data['torch']}, transformers "
-            f"{data['transformers']}, triton {data['triton']}, {data['gpu'] or 'CPU'}; model: "
-            f"{self.source} ({data['backbone']}; depth {data['depth']}); C compiler "
-            f"{compiler or 'MISSING'}, Python.h {'found' if data['python_h'] else 'MISSING'}"
-        )
         self.rec.record("environment", "ok", line, **data)
 
     def convert(self) -> None:
@@ -143,7 +125,10 @@ class DeviceBench:
     def worker(self, max_batch: int) -> None:
         stages.free_device_memory()
         stages.reset_peak_vram()
-        step, figures = stages.prepare(self.model, max_batch, self.args.compile)
+        ref = model_ref(self.args.model, self.args.size)
+        step, figures = stages.prepare(
+            self.model, max_batch, self.args.compile, self.args.compile_cache, ref
+        )
         self.measured[f"compile_b{max_batch}_s"] = figures.get("compile_s")
         status = "failed" if any(k.endswith("_failed") for k in figures) else "ok"
         self.rec.record(f"prepare_b{max_batch}", status, stages.describe(figures), **figures)
@@ -182,6 +167,17 @@ class DeviceBench:
         finally:
             stack.close()
 
+    def second_start(self, width: int) -> None:
+        """A new process compiling at `width` on the cache this process's compile filled."""
+        dtype = str(self.dtype).removeprefix("torch.")
+        found = second_start(self.args, dtype, [width], self.budget.left() - 10)
+        cold = self.measured.get(f"compile_b{width}_s")
+        if "error" not in found:
+            self.measured[f"compile_warm_b{width}_s"] = found["widths"][0]["compile_s"]
+        status = "failed" if "error" in found else "ok"
+        line = stages.warm_line(width, found, cold)
+        self.rec.record(f"second_start_b{width}", status, line, cold_compile_s=cold, **found)
+
     def generate_compiled(self) -> None:
         if self.device.type != "cuda":
             self.rec.record(
@@ -207,6 +203,24 @@ class DeviceBench:
             **figures,
         )
 
+    def unload(self) -> None:
+        """What csm.unload_after_s gives back: the engine's release path after the last
+        reference to the model (and every step compiled or captured on it) is gone."""
+        kind, before = memory_in_use(self.device)
+        del self.model, self.prompt, self.processor
+        release_memory(compiled=self.args.compile)
+        _, after = memory_in_use(self.device)
+        self.measured["unload_returned_gib"] = (before - after) / 2**30
+        self.rec.record(
+            "unload",
+            "ok",
+            f"{kind} {before / 2**30:.2f} -> {after / 2**30:.2f} GiB "
+            f"({(before - after) / 2**30:.2f} GiB returned)",
+            kind=kind,
+            before_bytes=before,
+            after_bytes=after,
+        )
+
     def stages(self) -> list[Stage]:
         frames, runs, probe = self.args.frames, self.args.runs, self.frame_s
         compile_s = self.args.compile_estimate_s if self.args.compile else 0.0
@@ -226,40 +240,33 @@ class DeviceBench:
         def later() -> float:
             return float(self.measured.get("compile_b4_s") or compile_s)
 
+        def warm(width: int) -> Stage:
+            def needed() -> float:  # a load, and a compile that finds its graphs
+                cold = self.measured.get(f"compile_b{width}_s") or compile_s
+                return 2 * self.load_s + float(cold) / 2 + 10
+
+            return Stage(f"second_start_b{width}", needed, lambda: self.second_start(width))
+
+        seconds = [warm(4), warm(8)] if self.args.compile else []
+
         return [
             *found,
             Stage("eager_speed", lambda: eager, self.eager_speed),
             Stage("worker_b4", lambda: compile_s + worker, lambda: self.worker(4)),
+            *seconds[:1],
             Stage("worker_b8", lambda: later() + worker, lambda: self.worker(8)),
+            *seconds[1:],
             Stage(
                 "generate_static_compiled",
                 lambda: self.args.compile_estimate_s + eager / 4,
                 self.generate_compiled,
             ),
+            Stage("unload", lambda: 5.0, self.unload),  # last: it frees the model
         ]
 
 
-def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--size", choices=("tiny", "csm-1b"), default="csm-1b")
-    parser.add_argument("--model", help="a local model directory instead of random weights")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default=None)
-    parser.add_argument("--budget-s", type=float, default=420.0, help="hard limit (7 min)")
-    parser.add_argument("--compile-estimate-s", type=float, default=240.0)
-    parser.add_argument("--no-compile", dest="compile", action="store_false")
-    parser.add_argument("--frames", type=int, default=None, help="frames per run (125 / 40)")
-    parser.add_argument("--check-frames", type=int, default=32)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads on the CPU")
-    parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "bench-results")))
-    args = parser.parse_args(argv)
-    args.frames = args.frames or (125 if args.size == "csm-1b" else 40)
-    return args
-
-
 def main(argv: list[str] | None = None) -> None:
-    args = parse(argv)
+    args = parse(argv, __doc__)
     recorder = Recorder(args.out)
     budget = Budget(args.budget_s, recorder)
     budget.start()
@@ -268,7 +275,7 @@ def main(argv: list[str] | None = None) -> None:
     torch._dynamo.config.cache_size_limit = 16  # one graph per prepared stack; main thread
     budget.current = "load"
     try:
-        bench = DeviceBench(args, recorder)
+        bench = DeviceBench(args, recorder, budget)
     except Exception as err:
         recorder.record("load", "failed", f"failed: {type(err).__name__}: {err}")
         raise SystemExit(1) from err

@@ -7,9 +7,13 @@ frame's codes (prefill + one frame); stage 3 measures first audio through the wo
 
 from __future__ import annotations
 
+import platform
+import shutil
+import sysconfig
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -232,3 +236,34 @@ def version(name: str) -> str | None:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return None
+
+
+def environment(model: Any, device: torch.device, source: str) -> tuple[dict[str, Any], str]:
+    """Versions, GPU, model shape and what compiling needs (a C compiler, Python.h)."""
+    config = model.config
+    include = Path(sysconfig.get_paths()["include"]) / "Python.h"
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    data = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": version("transformers"),
+        "triton": version("triton"),
+        "device": str(device),
+        "gpu": torch.cuda.get_device_name() if device.type == "cuda" else None,
+        "model": source,
+        "backbone": f"{config.num_hidden_layers} layers, hidden {config.hidden_size}",
+        "depth": f"{config.depth_decoder_config.num_hidden_layers} layers, hidden "
+        f"{config.depth_decoder_config.hidden_size}",
+        "codebooks": config.num_codebooks,
+        "audio_vocab": config.vocab_size,
+        "text_vocab": config.text_vocab_size,
+        "c_compiler": compiler,
+        "python_h": include.exists(),
+    }
+    line = (
+        f"Python {data['python']}, torch {data['torch']}, transformers "
+        f"{data['transformers']}, triton {data['triton']}, {data['gpu'] or 'CPU'}; model: "
+        f"{source} ({data['backbone']}; depth {data['depth']}); C compiler "
+        f"{compiler or 'MISSING'}, Python.h {'found' if data['python_h'] else 'MISSING'}"
+    )
+    return data, line

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import time
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -20,11 +21,11 @@ from wyoming_verba.engines.csm.mimi_stream import BatchedMimiDecoder
 from wyoming_verba.engines.csm.pipeline import FramePipeline
 from wyoming_verba.engines.csm.prompts import PromptBuilder
 from wyoming_verba.engines.csm.runtime import CsmRuntime, prepare_step
-from wyoming_verba.engines.csm.slots import SlotState
 from wyoming_verba.engines.csm.step import FrameStep
 from wyoming_verba.engines.csm.worker import GenerationWorker
 
-from .csm_runs import GREEDY, Stack
+from .csm_runs import Stack
+from .device_compile import compile_with_cache, new_step
 
 
 def free_device_memory() -> None:
@@ -47,17 +48,21 @@ class PreparedStack(Stack):
         self.worker.call(partial(prepare_step, runtime, False, False)).result()
 
 
-def prepare(model: Any, max_batch: int, compiled: bool) -> tuple[FrameStep, dict[str, Any]]:
-    """A step with one bucket (max_batch), compiled and captured where asked and possible.
-    A failing compile or capture is a figure, and the step stays as it was."""
-    step = FrameStep(model, SlotState(model, max_batch), GREEDY)
-    step.buckets = [max_batch]  # one graph at full width serves every batch size
+def prepare(
+    model: Any, max_batch: int, compiled: bool, cache_root: Path, ref: str
+) -> tuple[FrameStep, dict[str, Any]]:
+    """A step with one bucket (max_batch), compiled (with the kept cache under `cache_root`) and
+    captured where asked and possible. A failing compile or capture is a figure, and the step
+    stays as it was."""
+    step = new_step(model, max_batch)
     figures: dict[str, Any] = {}
     if compiled:
-        started = time.perf_counter()
+        # As in a new process (the server compiles once): dynamo would otherwise compile this
+        # width's regions with a dynamic batch size, having seen another width before.
+        torch._dynamo.reset()
         try:
-            step.compile()
-            figures["compile_s"] = time.perf_counter() - started
+            found = compile_with_cache(model, step, cache_root, ref)
+            figures |= {"compile_source" if k == "source" else k: v for k, v in found.items()}
         except Exception as err:
             figures["compile_failed"] = f"{type(err).__name__}: {err}"[:2000]
     if step.slots.device.type == "cuda":
@@ -77,7 +82,22 @@ def describe(figures: dict[str, Any]) -> str:
             parts.append(f"{key} failed: {figures[f'{key}_failed'][:300]}")
         elif f"{key}_s" in figures:
             parts.append(f"{key} {figures[f'{key}_s']:.1f} s")
+    if "compile_source" in figures:
+        parts[0] += f" {figures['compile_source']} (kept cache {figures['cache_mib']:.1f} MiB)"
     return ", ".join(parts) or "eager, not captured (no CUDA)"
+
+
+def warm_line(width: int, found: dict[str, Any], cold_s: float | None) -> str:
+    """The second-start figure line."""
+    if "error" in found:
+        return f"second start failed: {found['error']}"
+    (compiled,) = found["widths"]
+    cold = "not measured" if cold_s is None else f"{cold_s:.1f} s"
+    return (
+        f"second start (a new process, the kept cache): load {found['load_s']:.1f} s, compile "
+        f"at width {width} {compiled['compile_s']:.1f} s {compiled['source']} (cold in this "
+        f"run: {cold})"
+    )
 
 
 def streaming_line(name: str, figures: dict[str, Any]) -> str:

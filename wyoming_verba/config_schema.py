@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 import voluptuous as vol
 
 from .echo import echo
-from .engines.edge_formats import check_pitch, check_rate, check_voice_name, check_volume
+from .engines.edge_formats import check_voice_name
+from .prosody import check_pitch, check_rate, check_volume
 from .uris import parse_tcp_uri
 
 ENGINE_NAMES = ("edge", "csm")

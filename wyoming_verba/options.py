@@ -17,18 +17,17 @@ from typing import Any
 
 from .echo import echo, kind_of
 from .fields import BadRequestError
+from .prosody import VOLUME_RANGE, check_pitch
 
 CONTEXT_KEY = "verba"
 ALL_OPTIONS = ("rate", "volume", "pitch", "temperature")
-RATE_RANGE = (-50, 100)  # percent; CSM's time-stretch covers 0.5×..2× in one atempo stage
-VOLUME_RANGE = (-100, 100)  # percent
-PITCH_HZ_RANGE = (-500, 500)
-PITCH_PERCENT_RANGE = (-50, 100)
+# Percent; what both engines do (CSM's time-stretch covers 0.5×..2× in one atempo stage).
+# Volume and pitch follow edge.volume and edge.pitch (engines/edge_formats.py).
+RATE_RANGE = (-50, 100)
 TEMPERATURE_RANGE = (0.0, 5.0)  # the same bound as csm.temperature
 _MAX_KEYS = 16
 # fullmatch, not match: edge-tts's own `re.match(r"^...$")` lets a trailing newline through.
 _PERCENT = re.compile(r"([+-]?)(\d{1,4})%")
-_PITCH = re.compile(r"([+-]?)(\d{1,4})(Hz|%)")
 
 
 @dataclass(frozen=True)
@@ -113,24 +112,13 @@ def _percent_option(name: str, value: Any, bounds: tuple[int, int]) -> int | Non
 
 
 def _pitch_option(value: Any) -> str | None:
-    """A pitch change in Hz or percent: "+5Hz", "-20Hz", "+10%"."""
+    """A pitch change in Hz or percent: "+5Hz", "-20Hz", "+10%" (edge.pitch's rule)."""
     if value is None:
         return None
-    match = _PITCH.fullmatch(value.strip()) if isinstance(value, str) else None
-    if match is None:
-        raise BadRequestError(
-            "'context.verba.pitch' must be a change in Hz or percent, like '+5Hz' or '-10%' "
-            f"(got {echo(value)})"
-        )
-    sign, digits, unit = match.groups()
-    number = int(digits) * (-1 if sign == "-" else 1)
-    low, high = PITCH_HZ_RANGE if unit == "Hz" else PITCH_PERCENT_RANGE
-    if not low <= number <= high:
-        raise BadRequestError(
-            f"'context.verba.pitch' in {unit} must be from {low:+d}{unit} to {high:+d}{unit} "
-            f"(got {echo(value)})"
-        )
-    return f"{number:+d}{unit}"
+    try:
+        return check_pitch(value.strip() if isinstance(value, str) else value)
+    except ValueError as err:
+        raise BadRequestError(f"'context.verba.pitch': {err} (got {echo(value)})") from None
 
 
 def _temperature_option(value: Any) -> float | None:

@@ -228,7 +228,7 @@ async def _stored(
 
 
 async def _engine_call(call: Awaitable[None]) -> None:
-    """Await an engine call, turning its refusals (ProfileError has a code) into ours."""
+    """Await an engine call, turning its refusals (a voice error has a code) into ours."""
     try:
         await call
     except EngineError as err:

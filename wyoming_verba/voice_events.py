@@ -23,7 +23,7 @@ VOICE_CREATED = "verba-voice-created"
 VOICE_DELETE = "verba-voice-delete"
 VOICE_DELETED = "verba-voice-deleted"
 
-MAX_CLIP_S = 30.0  # the CSM engine refuses longer clips (engines/csm/live_profiles.py)
+MAX_CLIP_S = 30.0  # the CSM engine refuses longer clips (engines/csm/profiles.py)
 MAX_NAME_CHARS = 64
 CLIP_RATES = (8000, 48000)  # lowest and highest accepted sample rate
 CLIP_WIDTH = 2

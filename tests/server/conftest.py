@@ -54,7 +54,7 @@ def base_config(tmp_path: Path, fake_edge: FakeEdgeService) -> dict[str, Any]:
             "zeroconf": {"enabled": False},
             "data_dir": str(tmp_path / "data"),
         },
-        "edge": {"endpoint": fake_edge.url, "timeout_s": 1.0, "voice_list_timeout_s": 2},
+        "edge": {"endpoint": fake_edge.url, "timeout_s": 5.0, "voice_list_timeout_s": 2},
     }
 
 

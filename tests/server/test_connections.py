@@ -187,7 +187,7 @@ async def test_connections_with_requests_in_progress_are_not_evicted(
 async def test_pipelined_requests_are_read_only_as_fast_as_they_are_served(
     start_server: ServerFactory, fake_edge: FakeEdgeService
 ) -> None:
-    server = await start_server({"server": {"max_pending_requests": 2}})
+    server = await start_server({"server": {"max_pending_requests": 2}, "edge": {"timeout_s": 1.0}})
     client = await RawClient.connect(server.port)
     # The first request stalls the engine for edge.timeout_s (1 s); 40 more wait behind it,
     # each padded to 500 kB with a field the server ignores.

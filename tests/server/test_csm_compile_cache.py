@@ -44,6 +44,10 @@ def test_the_key_changes_with_torch_transformers_model_config_dtype_and_device(
     with monkeypatch.context() as patch:
         patch.setattr(type(model), "dtype", property(lambda _self: torch.bfloat16))
         assert key != cache_key(model, "/models/csm", CPU)
+    with monkeypatch.context() as patch:
+        # The same model read from another directory (a second process, a moved volume).
+        patch.setattr(model.config, "_name_or_path", "/elsewhere/csm")
+        assert key == cache_key(model, "/models/csm", CPU)
 
 
 def test_the_cache_lives_under_data_dir_and_knows_whether_it_holds_code(

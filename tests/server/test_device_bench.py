@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from benchmarks import device_carry
 from benchmarks.device_budget import Budget, Recorder, Stage
@@ -133,3 +134,25 @@ def test_the_benchmarks_import_path_needs_only_what_is_carried() -> None:
         check=True,
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_a_second_start_opens_the_cache_the_benchmarks_own_compile_filled(
+    tmp_path: Path,
+) -> None:
+    """The second-start process loads the model anew (another directory for the tiny model) and
+    must still look in the directory the benchmark process compiled into."""
+    from benchmarks.device_args import parse
+    from benchmarks.device_checks import load
+    from benchmarks.device_compile import model_ref, second_start
+    from wyoming_verba.engines.csm.compile_cache import open_cache
+
+    args = parse(["--size", "tiny", "--device", "cpu", "--compile-cache", str(tmp_path)])
+    model, _, _ = load(None, "tiny", torch.device("cpu"))
+    expected = open_cache(tmp_path, model, model_ref(None, "tiny")).directory
+    found = second_start(args, "float32", [], timeout_s=300)
+    assert found.get("cache_dir") == str(expected), found
+    assert found["widths"] == [] and found["load_s"] > 0
+
+    args.model = str(tmp_path / "no-such-model")
+    failed = second_start(args, "float32", [], timeout_s=300)
+    assert "no-such-model" in failed["error"]

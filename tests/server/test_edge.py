@@ -33,7 +33,7 @@ from .conftest import ServerFactory, audio_of, read_until, types_of, uri_of
 async def test_service_failures_become_error_events(
     start_server: ServerFactory, fake_edge: FakeEdgeService, marker: str, message: str
 ) -> None:
-    server = await start_server()
+    server = await start_server({"edge": {"timeout_s": 1.0}})
     async with AsyncClient.from_uri(uri_of(server)) as client:
         await client.write_event(Synthesize(f"Please {marker} here").event())
         events = await read_until(client, "error", timeout=10)

@@ -187,7 +187,7 @@ async def test_fifty_clients_ten_requests_each(
             for _ in range(10):
                 await client.write_event(Synthesize("Quick check.").event())
                 events = await read_until(client, "audio-stop", timeout=60)
-                assert types_of(events) == ["audio-start", "audio-chunk", "audio-stop"]
+                assert types_of(events) == ["audio-start", "audio-chunk", "audio-stop"], events
                 counts.append(len(audio_of(events)) // 2)
         return counts
 

@@ -48,7 +48,7 @@ def test_accepted_values(verba: dict[str, Any], expected: SpeakOptions) -> None:
         ({"rate": 2.5}, "'context.verba.rate'"),
         ({"volume": "+150%"}, "'context.verba.volume' must be a change from -100% to +100%"),
         ({"volume": ["+1%"]}, "(got a list)"),
-        ({"pitch": "+5st"}, "'context.verba.pitch' must be a change in Hz or percent"),
+        ({"pitch": "+5st"}, "'context.verba.pitch': expected a change in Hz or percent"),
         ({"pitch": 5}, "'context.verba.pitch'"),
         ({"pitch": "+501Hz"}, "from -500Hz to +500Hz"),
         ({"pitch": "-51%"}, "from -50% to +100%"),

@@ -107,8 +107,11 @@ async def test_streamed_chars_count_every_chunk(
     assert f" chars={sum(map(len, chunks))} " in line and line.startswith("synthesize ok")
 
 
-async def _wait_for_log(caplog: pytest.LogCaptureFixture) -> None:
-    for _ in range(200):
+async def _wait_for_log(caplog: pytest.LogCaptureFixture, timeout: float = 60) -> None:
+    """Until the request's line is logged (a shared CI machine can take seconds to notice a
+    closed connection mid-reply)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         if _request_lines(caplog):
             return
         await asyncio.sleep(0.05)

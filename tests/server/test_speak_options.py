@@ -54,6 +54,16 @@ async def test_edge_rate_volume_pitch_reach_the_ssml_over_the_config(
     assert "rate='+5%'" in plain and "volume='+0%'" in plain and "pitch='+0Hz'" in plain
 
 
+async def test_a_configured_pitch_in_percent_follows_the_request_rule(
+    start_server: ServerFactory, fake_edge: FakeEdgeService
+) -> None:
+    server = await start_server({"edge": {"pitch": "-10%"}})
+    await speak(server, "Hi.")
+    await speak(server, "Hi.", pitch="+400Hz")  # the same range as edge.pitch
+    configured, requested = (r.ssml for r in fake_edge.requests)
+    assert "pitch='-10%'" in configured and "pitch='+400Hz'" in requested
+
+
 async def test_a_stream_s_options_apply_to_every_sentence(
     start_server: ServerFactory, fake_edge: FakeEdgeService
 ) -> None:

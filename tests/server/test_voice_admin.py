@@ -135,7 +135,9 @@ async def test_a_clip_at_another_rate_in_stereo_is_resampled(
     [
         (create("short", seconds=0.5), "bad-duration", "0.5 s long; it must be 1-30 s"),
         (create("long", seconds=30.5), "bad-duration", "30.5 s long"),
-        (create("quiet", transcript="   "), "empty-transcript", "transcript is empty"),
+        (create("quiet", transcript="   "), "empty-transcript", "transcript has no words"),
+        # Refused now, as a stored voice would be at the next start (one set of rules).
+        (create("dots", transcript=" ... "), "empty-transcript", "transcript has no words"),
         (create("wordy", transcript="word " * 250), "transcript-too-long", "at most 1000"),
         (create("bad/name"), "invalid-name", "is not allowed"),
         (create("speaker-3"), "invalid-name", "speaker-<n>"),

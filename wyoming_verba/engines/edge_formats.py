@@ -1,9 +1,8 @@
-"""What Microsoft Edge TTS accepts: voice names, prosody values (rate, volume, pitch), XML text.
+"""What Microsoft Edge TTS accepts: voice names and XML text (prosody values: prosody.py).
 
-edge-tts checks rate/volume/pitch with `re.match(r"^[+-]\\d+%$")`, which lets a trailing newline
-through, and accepts any voice name ending in `Neural` — a quote in it reaches the SSML. These
-checks are stricter (fullmatch, bounded ranges, the characters real voice names use), so a bad
-value is refused where it is configured or requested, not by the service.
+edge-tts accepts any voice name ending in `Neural` — a quote in it reaches the SSML. This check is
+stricter (fullmatch, the characters real voice names use), so a bad name is refused where it is
+configured or requested, not by the service.
 """
 
 from __future__ import annotations
@@ -21,12 +20,6 @@ _LONG_NAME = re.compile(
 )
 VOICE_EXAMPLE = "a voice name such as en-US-AriaNeural or en-US-AndrewMultilingualNeural"
 
-RATE_RANGE = (-100, 200)  # percent change of the speaking rate
-VOLUME_RANGE = (-100, 100)  # percent change of the volume
-PITCH_RANGE = (-200, 200)  # change of the pitch in Hz
-_PERCENT = re.compile(r"[+-]\d{1,4}%")
-_HERTZ = re.compile(r"[+-]\d{1,4}Hz")
-
 # Characters XML 1.0 does not allow (C0 controls but tab/newline/return, surrogates,
 # U+FFFE/U+FFFF), plus the other Unicode non-characters, which the service refuses too.
 _NOT_XML = re.compile(
@@ -43,33 +36,6 @@ def check_voice_name(name: str) -> str:
     if _SHORT_NAME.fullmatch(name) or _LONG_NAME.fullmatch(name):
         return name
     raise ValueError(f"expected {VOICE_EXAMPLE} (see `wyoming-verba voices`)")
-
-
-def check_rate(value: str) -> str:
-    """A rate change such as '+0%' or '-10%', within RATE_RANGE; ValueError otherwise."""
-    return _check(value, _PERCENT, "%", RATE_RANGE)
-
-
-def check_volume(value: str) -> str:
-    """A volume change such as '+0%' or '-20%', within VOLUME_RANGE; ValueError otherwise."""
-    return _check(value, _PERCENT, "%", VOLUME_RANGE)
-
-
-def check_pitch(value: str) -> str:
-    """A pitch change such as '+0Hz' or '-5Hz', within PITCH_RANGE; ValueError otherwise."""
-    return _check(value, _HERTZ, "Hz", PITCH_RANGE)
-
-
-def _check(value: str, form: re.Pattern[str], unit: str, bounds: tuple[int, int]) -> str:
-    low, high = bounds
-    span = f"{low:+d}{unit} to {high:+d}{unit}"
-    if not isinstance(value, str) or not form.fullmatch(value):
-        raise ValueError(
-            f"expected like '+0{unit}' or '-10{unit}' (a sign, a whole number, {unit}; {span})"
-        )
-    if not low <= int(value[: -len(unit)]) <= high:
-        raise ValueError(f"expected a change from {span}")
-    return value
 
 
 def xml_text(text: str) -> str:

@@ -59,7 +59,11 @@ def cache_key(model: Any, model_ref: str, device: torch.device) -> str:
     """A readable, collision-safe name for what the compiled code depends on."""
     import transformers
 
-    config = model.config.to_json_string(use_diff=False)
+    # The directory the weights were read from is not part of the compiled code: model_ref names
+    # the model, and a second process loading the same model from elsewhere must find the cache.
+    settings = json.loads(model.config.to_json_string(use_diff=False))
+    settings.pop("_name_or_path", None)
+    config = json.dumps(settings, sort_keys=True)
     parts = {
         "torch": torch.__version__,
         "transformers": transformers.__version__,

@@ -124,7 +124,7 @@ class CsmEngine:
         self._runtime, self._compiled = up.runtime, up.compiled
         created = [p for p in self._profiles.values() if p.name not in self._configured]
         self._prefixes, dropped = await build_profile_prefixes(
-            up.runtime, self._profile_set, created
+            up.runtime, self._profile_set, created, config.max_audio_s
         )
         for name in dropped:
             del self._profiles[name]
@@ -179,7 +179,7 @@ class CsmEngine:
         ]
         return voices
 
-    # Voices created at run time (verba-voice-create); the rules live in live_profiles.py.
+    # Voices created at run time (verba-voice-create); the rules live in profiles.py.
     def add_stored_voices(self, profiles: list[CsmVoiceProfile]) -> list[str]:
         """Before start: add stored profiles (built while loading); returns the names skipped
         because csm.voices already has them."""
@@ -194,7 +194,7 @@ class CsmEngine:
         return "config" if name in self._configured else "created"
 
     async def check_voice(self, samples: int, transcript: str, speaker: int) -> None:
-        """ProfileError unless a 24 kHz clip of `samples` + transcript make a usable voice."""
+        """VoiceProfileError unless a 24 kHz clip of `samples` + transcript make a usable voice."""
         runtime = self._runtime
         if runtime is None:
             raise EngineUnavailableError("CSM is not loaded")

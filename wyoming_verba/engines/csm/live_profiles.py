@@ -8,25 +8,22 @@ thread, between frames, in a slot no reply holds, and copied out in the same cal
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from functools import partial
 
 from ...config import CsmVoiceProfile
 from ..base import EngineError
-from .fitting import FRAMES_PER_SECOND
-from .profiles import FRAME_SAMPLES, MAX_CLIP_S, MIN_CLIP_S, SAMPLE_RATE
+from .profiles import check_room, check_seconds, check_transcript
 from .prompts import PromptBuilder
 from .runtime import CsmRuntime
-from .slots import CONTEXT_LIMIT, VoicePrefix
+from .slots import VoicePrefix
 
-MAX_TRANSCRIPT_CHARS = 1000
-REPLY_TEXT_TOKENS = 64  # room kept for a reply sentence's own text, besides its frames
 _FREE_SLOT_POLL_S = 0.05
 
 
 class ProfileError(EngineError):
-    """A clip/transcript cannot become a voice; `code` says which rule it broke."""
+    """A voice cannot be added now; `code` says why (the voice's own rules raise
+    profiles.VoiceProfileError, which has a code too)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -36,36 +33,16 @@ class ProfileError(EngineError):
 def check_profile(
     prompts: PromptBuilder, samples: int, transcript: str, speaker: int, max_audio_s: float
 ) -> int:
-    """Raise ProfileError unless a clip of `samples` (24 kHz) and its transcript make a usable
-    voice; return the context positions the prefix will take.
+    """Raise VoiceProfileError unless a clip of `samples` (24 kHz) and its transcript make a
+    usable voice, by the rules configured and stored voices are checked by at start-up; return
+    the context positions the prefix will take."""
+    check_transcript(transcript)
+    check_seconds(samples)
 
-    The prefix must leave room for a whole reply sentence: csm.max_audio_s of frames plus its text.
-    """
-    seconds = samples / SAMPLE_RATE
-    if not MIN_CLIP_S <= seconds <= MAX_CLIP_S:
-        raise ProfileError(
-            "bad-duration",
-            f"the clip is {seconds:.1f} s long; it must be {MIN_CLIP_S:g}-{MAX_CLIP_S:g} s "
-            "(5-15 s of clear speech works best)",
-        )
-    if not transcript.strip():
-        raise ProfileError("empty-transcript", "the transcript is empty; give the clip's words")
-    if len(transcript) > MAX_TRANSCRIPT_CHARS:
-        raise ProfileError(
-            "transcript-too-long",
-            f"the transcript has {len(transcript)} characters; at most {MAX_TRANSCRIPT_CHARS}",
-        )
-    frames = math.ceil(samples / FRAME_SAMPLES) + 1  # the clip's frames + end of audio
-    positions = int(prompts.text_ids(transcript, speaker).shape[1]) + frames
-    reserve = int(max_audio_s * FRAMES_PER_SECOND) + REPLY_TEXT_TOKENS
-    if positions + reserve > CONTEXT_LIMIT:
-        raise ProfileError(
-            "too-long-for-context",
-            f"clip and transcript take {positions} of CSM's {CONTEXT_LIMIT} context positions "
-            f"and a reply needs {reserve} more (csm.max_audio_s = {max_audio_s:g}); use a "
-            "shorter clip and transcript",
-        )
-    return positions
+    def text_positions(text: str, speaker: int) -> int:
+        return int(prompts.text_ids(text, speaker).shape[1])
+
+    return check_room(samples, transcript, speaker, text_positions, max_audio_s)
 
 
 async def build_live_prefix(

@@ -68,16 +68,19 @@ def check_clips(profiles: tuple[CsmVoiceProfile, ...]) -> ProfileSet:
 
 
 async def build_prefixes(
-    result: ProfileSet, text_positions: TextPositions, build: BuildPrefix
+    result: ProfileSet, text_positions: TextPositions, build: BuildPrefix, max_audio_s: float
 ) -> dict[str, VoicePrefix]:
-    """Check each transcript's budget and build its prefix; a failure skips that profile."""
+    """Check each transcript's budget (a reply of max_audio_s must fit after it) and build its
+    prefix; a failure skips that profile."""
     prefixes: dict[str, VoicePrefix] = {}
     for profile in result.profiles:
         voice = result.checked.get(profile.name)
         if voice is None:
             continue
         try:
-            voice = check_voice(voice.audio, voice.transcript, voice.speaker, text_positions)
+            voice = check_voice(
+                voice.audio, voice.transcript, voice.speaker, text_positions, max_audio_s
+            )
             _LOGGER.info("Building CSM voice %s from %s", profile.name, profile.reference_audio)
             prefixes[profile.name] = await build(profile.name, voice)
         except VoiceProfileError as err:
@@ -89,7 +92,7 @@ async def build_prefixes(
 
 
 async def build_profile_prefixes(
-    runtime: CsmRuntime, result: ProfileSet, created: list[CsmVoiceProfile]
+    runtime: CsmRuntime, result: ProfileSet, created: list[CsmVoiceProfile], max_audio_s: float
 ) -> tuple[dict[str, VoicePrefix], list[str]]:
     """Prefixes of the configured profiles that pass their checks and of the voices created at
     run time (kept in server.data_dir/voices, checked the same way); also the created voices
@@ -103,13 +106,13 @@ async def build_profile_prefixes(
     def text_positions(text: str, speaker: int) -> int:
         return int(runtime.prompts.text_ids(text, speaker).shape[1])
 
-    prefixes = await build_prefixes(result, text_positions, build)
+    prefixes = await build_prefixes(result, text_positions, build, max_audio_s)
     dropped: list[str] = []
     for profile in created:
         assert profile.reference_audio is not None and profile.reference_text is not None
         check = partial(check_voice, profile.reference_audio, profile.reference_text)
         try:
-            voice = await asyncio.to_thread(check, profile.speaker, text_positions)
+            voice = await asyncio.to_thread(check, profile.speaker, text_positions, max_audio_s)
             prefixes[profile.name] = await build(profile.name, voice)
         except Exception as err:  # one stored voice's failure must not take CSM down
             dropped.append(profile.name)

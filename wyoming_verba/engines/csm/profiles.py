@@ -3,12 +3,15 @@
 A clip's length is read from its container header before a sample is decoded, so a 1-hour file
 is refused at once; decoding itself stops past the longest clip allowed, whatever the header
 said. The transcript must leave room to speak in the 2048-position context. Each check raises
-VoiceProfileError with a message a user can act on; `check_voice` is the one entry point (the
-engine runs it per configured profile, and voice creation at run time can run it too).
+VoiceProfileError with a message a user can act on and a code for the protocol. These are the only
+rules: configured profiles, voices created at run time (before anything is stored) and stored
+voices at the next start are checked by the same functions, so a voice accepted once is accepted
+again.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +21,15 @@ import numpy as np
 import numpy.typing as npt
 
 from ..base import EngineError
+from .fitting import FRAMES_PER_SECOND
 from .slots import CONTEXT_LIMIT
 
 SAMPLE_RATE = 24000
 MIN_CLIP_S = 1.0
 MAX_CLIP_S = 30.0
-ROOM_TO_SPEAK = 1024  # context positions a reply keeps after the reference (half of 2048)
+MAX_TRANSCRIPT_CHARS = 1000
+ROOM_TO_SPEAK = 1024  # context positions a reply keeps after the reference (half of 2048) ...
+REPLY_TEXT_TOKENS = 64  # ... or, if more, csm.max_audio_s of frames plus its sentence's text
 FRAME_SAMPLES = 1920  # one Mimi frame
 _SLACK_S = 0.5  # a header may round; decoding stops only this far past the limit
 
@@ -31,12 +37,13 @@ TextPositions = Callable[[str, int], int]  # (transcript, speaker) -> positions 
 
 
 class VoiceProfileError(EngineError):
-    """A voice that cannot be used; `field` is reference_audio or reference_text, and the
-    message says what is wrong and what to do."""
+    """A voice that cannot be used; `field` is reference_audio or reference_text, `code` the
+    rule it broke (the protocol's error code), and the message says what to do."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, code: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -59,27 +66,63 @@ def check_voice(
     transcript: str,
     speaker: int,
     text_positions: TextPositions | None = None,
+    max_audio_s: float = 0.0,
 ) -> CheckedVoice:
-    """Check a voice: the clip (a file, or 24 kHz mono samples) is readable audio of
-    MIN_CLIP_S–MAX_CLIP_S, the transcript says something and, given `text_positions`, the
-    reference leaves ROOM_TO_SPEAK positions. Raises VoiceProfileError."""
-    if not any(c.isalnum() for c in transcript):
-        raise VoiceProfileError(
-            "reference_text", "the transcript has no words; write what is said in the clip"
-        )
+    """Check a voice: the transcript says something in at most MAX_TRANSCRIPT_CHARS, the clip
+    (a file, or 24 kHz mono samples) is readable audio of MIN_CLIP_S–MAX_CLIP_S and, given
+    `text_positions`, the reference leaves a reply its room (`reply_room`). Raises
+    VoiceProfileError."""
+    check_transcript(transcript)
     audio = read_clip(clip) if isinstance(clip, Path) else _bounded(clip)
     positions = None
     if text_positions is not None:
-        frames = -(-audio.size // FRAME_SAMPLES)
-        positions = text_positions(transcript, speaker) + frames + 1  # + end of audio
-        if positions > CONTEXT_LIMIT - ROOM_TO_SPEAK:
-            raise VoiceProfileError(
-                "reference_text",
-                f"the clip and its transcript take {positions} of CSM's {CONTEXT_LIMIT} context "
-                f"positions, leaving less than {ROOM_TO_SPEAK} to speak in; use a shorter clip "
-                "and transcript (5-15 s works best)",
-            )
+        positions = check_room(audio.size, transcript, speaker, text_positions, max_audio_s)
     return CheckedVoice(speaker, transcript, audio, positions)
+
+
+def check_transcript(transcript: str) -> None:
+    """The transcript has words, and not too many characters."""
+    if not any(c.isalnum() for c in transcript):
+        raise VoiceProfileError(
+            "reference_text",
+            "empty-transcript",
+            "the transcript has no words; write what is said in the clip",
+        )
+    if len(transcript) > MAX_TRANSCRIPT_CHARS:
+        raise VoiceProfileError(
+            "reference_text",
+            "transcript-too-long",
+            f"the transcript has {len(transcript)} characters; at most {MAX_TRANSCRIPT_CHARS}",
+        )
+
+
+def check_seconds(samples: int) -> None:
+    """A clip of `samples` (24 kHz) is MIN_CLIP_S–MAX_CLIP_S long, exactly: samples need no
+    slack for a header's rounding."""
+    _check_seconds(None, samples / SAMPLE_RATE, slack_s=0.0)
+
+
+def reply_room(max_audio_s: float) -> int:
+    """Context positions a reply keeps after a voice's reference."""
+    return max(ROOM_TO_SPEAK, math.ceil(max_audio_s * FRAMES_PER_SECOND) + REPLY_TEXT_TOKENS)
+
+
+def check_room(
+    samples: int, transcript: str, speaker: int, text_positions: TextPositions, max_audio_s: float
+) -> int:
+    """The context positions the reference takes (clip frames + end of audio + its text turn);
+    VoiceProfileError if that leaves a reply less than its room."""
+    positions = text_positions(transcript, speaker) + -(-samples // FRAME_SAMPLES) + 1
+    room = reply_room(max_audio_s)
+    if positions + room > CONTEXT_LIMIT:
+        raise VoiceProfileError(
+            "reference_text",
+            "too-long-for-context",
+            f"the clip and its transcript take {positions} of CSM's {CONTEXT_LIMIT} context "
+            f"positions and a reply needs {room} (csm.max_audio_s = {max_audio_s:g}); use a "
+            "shorter clip and transcript (5-15 s works best)",
+        )
+    return positions
 
 
 def read_clip(path: Path) -> npt.NDArray[np.float32]:
@@ -135,19 +178,23 @@ def _decode(
         yield out.to_ndarray().reshape(-1).astype(np.float32)
 
 
-def _check_seconds(path: Path | None, seconds: float | None, at_least: bool = False) -> None:
-    if seconds is None or MIN_CLIP_S <= seconds <= MAX_CLIP_S + _SLACK_S:
+def _check_seconds(
+    path: Path | None, seconds: float | None, at_least: bool = False, slack_s: float = _SLACK_S
+) -> None:
+    if seconds is None or MIN_CLIP_S <= seconds <= MAX_CLIP_S + slack_s:
         return
     what = f"{path} is" if path is not None else "the clip is"
     raise VoiceProfileError(
         "reference_audio",
-        f"{what} {'over ' if at_least else ''}{seconds:.1f} s long; use a clip of "
-        f"{MIN_CLIP_S:g}-{MAX_CLIP_S:g} s (5-15 s works best)",
+        "bad-duration",
+        f"{what} {'over ' if at_least else ''}{seconds:.1f} s long; it must be "
+        f"{MIN_CLIP_S:g}-{MAX_CLIP_S:g} s (5-15 s of clear speech works best)",
     )
 
 
 def _unreadable(path: Path, why: str) -> VoiceProfileError:
     return VoiceProfileError(
         "reference_audio",
+        "bad-audio",
         f"cannot read {path} as audio ({why}); use a WAV, FLAC, MP3 or OGG file",
     )
