@@ -21,17 +21,18 @@ ENGINE_ALIASES = {"sesame": "csm"}  # the name the original setup guide used
 OUTPUT_RATES = (8000, 16000, 22050, 24000, 44100, 48000)
 
 
-def _checked(check: Callable[[str], object]) -> Callable[[Any], str]:
-    """A validator from a check that raises ValueError with its message."""
+def _checked(check: Callable[[str], str | None]) -> Callable[[Any], str]:
+    """A validator from a check that raises ValueError with its message; a check that returns a
+    string gives the value as used (a pitch with its sign added)."""
 
     def validate(value: Any) -> str:
         if not isinstance(value, str):
             raise vol.Invalid("expected a string")
         try:
-            check(value)
+            used = check(value)
         except ValueError as err:
             raise vol.Invalid(str(err)) from err
-        return value
+        return value if used is None else used
 
     return validate
 

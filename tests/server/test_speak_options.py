@@ -57,11 +57,11 @@ async def test_edge_rate_volume_pitch_reach_the_ssml_over_the_config(
 async def test_a_configured_pitch_in_percent_follows_the_request_rule(
     start_server: ServerFactory, fake_edge: FakeEdgeService
 ) -> None:
-    server = await start_server({"edge": {"pitch": "-10%"}})
+    server = await start_server({"edge": {"pitch": "10%"}})  # the sign is added, as for requests
     await speak(server, "Hi.")
     await speak(server, "Hi.", pitch="+400Hz")  # the same range as edge.pitch
     configured, requested = (r.ssml for r in fake_edge.requests)
-    assert "pitch='-10%'" in configured and "pitch='+400Hz'" in requested
+    assert "pitch='+10%'" in configured and "pitch='+400Hz'" in requested
 
 
 async def test_a_stream_s_options_apply_to_every_sentence(
