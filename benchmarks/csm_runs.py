@@ -15,8 +15,8 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from wyoming_verba.engines.base import SentenceEnd
-from wyoming_verba.engines.csm.mimi_stream import BatchedMimiDecoder
-from wyoming_verba.engines.csm.pipeline import FRAME_SAMPLES, FramePipeline
+from wyoming_verba.engines.csm.mimi_stream import FRAME_SAMPLES, BatchedMimiDecoder
+from wyoming_verba.engines.csm.pipeline import FramePipeline
 from wyoming_verba.engines.csm.prompts import PromptBuilder
 from wyoming_verba.engines.csm.replies import Reply, Sentence
 from wyoming_verba.engines.csm.runtime import CsmRuntime, prepare_step

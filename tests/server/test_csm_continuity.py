@@ -14,7 +14,7 @@ from wyoming.client import AsyncClient
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
 
 from wyoming_verba.engines.csm import occupant
-from wyoming_verba.engines.csm.pipeline import FRAME_SAMPLES
+from wyoming_verba.engines.csm.mimi_stream import FRAME_SAMPLES
 from wyoming_verba.engines.csm.prompts import load_reference_audio
 from wyoming_verba.engines.csm.replies import Sentence
 

@@ -19,9 +19,9 @@ from wyoming.tts import Synthesize, SynthesizeVoice
 from tests.fakes.fake_edge import FakeEdgeService
 from wyoming_verba.engines.csm import profiles
 from wyoming_verba.engines.csm.fitting import frame_budget
+from wyoming_verba.engines.csm.mimi_stream import SAMPLE_RATE
 from wyoming_verba.engines.csm.profiles import (
     ROOM_TO_SPEAK,
-    SAMPLE_RATE,
     VoiceProfileError,
     check_voice,
     reply_room,

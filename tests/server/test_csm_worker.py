@@ -11,7 +11,8 @@ import torch
 
 from wyoming_verba.engines.base import SENTENCE_END, EngineUnavailableError
 from wyoming_verba.engines.csm.backbone import Backbone
-from wyoming_verba.engines.csm.pipeline import FRAME_SAMPLES, FramePipeline
+from wyoming_verba.engines.csm.mimi_stream import FRAME_SAMPLES
+from wyoming_verba.engines.csm.pipeline import FramePipeline
 from wyoming_verba.engines.csm.step import FrameStep
 
 from .csm_helpers import Worker, reference_codes

@@ -27,8 +27,9 @@ from ..base import (
 from .idle import IdleWatch
 from .lifecycle import build_anchors, log_ready, start_runtime, unload_runtime
 from .live_profiles import build_live_prefix, check_profile
+from .mimi_stream import SAMPLE_RATE
 from .profile_setup import ProfileSet, build_profile_prefixes, check_clips
-from .reply_stream import SAMPLE_RATE, ReplySettings, stream_reply
+from .reply_stream import ReplySettings, stream_reply
 from .runtime import CsmRuntime
 from .slots import VoicePrefix
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import torch
 
 from ..base import EngineError
+from .mimi_stream import FRAMES_PER_SECOND
 from .replies import Sentence
 from .slots import CONTEXT_LIMIT
 
-FRAMES_PER_SECOND = 12.5
 SECONDS_PER_CHAR = 0.09  # generous: conversational speech is ~0.06-0.07 s per character
 MIN_SECONDS = 1.0
 

@@ -20,6 +20,9 @@ from torch.nn import functional as F  # noqa: N812
 from .backbone import rotate
 from .compat import mimi_decoder_parts
 
+SAMPLE_RATE = 24000  # Mimi's audio: every CSM sample rate in this package is this one
+FRAME_SAMPLES = 1920  # one Mimi frame: 80 ms
+FRAMES_PER_SECOND = SAMPLE_RATE / FRAME_SAMPLES  # 12.5
 _NEVER = -(2**40)  # position of a ring entry that holds nothing yet
 
 

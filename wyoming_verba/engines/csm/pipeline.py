@@ -13,10 +13,9 @@ from typing import Any
 
 import torch
 
-from .mimi_stream import BatchedMimiDecoder
+from .mimi_stream import FRAME_SAMPLES, BatchedMimiDecoder
 from .step import FrameStep, cuda_api
 
-FRAME_SAMPLES = 1920  # 80 ms at 24 kHz
 _RING = 3
 
 

@@ -21,16 +21,14 @@ import numpy as np
 import numpy.typing as npt
 
 from ..base import EngineError
-from .fitting import FRAMES_PER_SECOND
+from .mimi_stream import FRAME_SAMPLES, FRAMES_PER_SECOND, SAMPLE_RATE
 from .slots import CONTEXT_LIMIT
 
-SAMPLE_RATE = 24000
 MIN_CLIP_S = 1.0
 MAX_CLIP_S = 30.0
 MAX_TRANSCRIPT_CHARS = 1000
 ROOM_TO_SPEAK = 1024  # context positions a reply keeps after the reference (half of 2048) ...
 REPLY_TEXT_TOKENS = 64  # ... or, if more, csm.max_audio_s of frames plus its sentence's text
-FRAME_SAMPLES = 1920  # one Mimi frame
 _SLACK_S = 0.5  # a header may round; decoding stops only this far past the limit
 
 TextPositions = Callable[[str, int], int]  # (transcript, speaker) -> positions of its text turn

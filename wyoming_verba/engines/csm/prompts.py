@@ -18,7 +18,6 @@ from .slots import VoicePrefix
 from .step import FrameStep
 from .tokens import TurnTokenizer
 
-SAMPLE_RATE = 24000
 _SLOT = 0
 
 

@@ -14,11 +14,10 @@ from ...aio import cancel_and_wait
 from ...audio import Pcm, TrailingSilenceTrimmer
 from ..base import SENTENCE_END, SentenceEnd
 from .fitting import SentenceFitter
+from .mimi_stream import SAMPLE_RATE
 from .replies import END, Delivery, Reply
 from .runtime import CsmRuntime
 from .slots import VoicePrefix
-
-SAMPLE_RATE = 24000
 
 
 @dataclass(frozen=True)
