@@ -67,7 +67,7 @@ class Reply:
         queue_timeout_s: float = float("inf"),
     ) -> None:
         self.prefix = prefix
-        self.deliver = deliver
+        self._consumer = deliver
         self.seed = seed
         self.continuity = continuity
         self.temperature = temperature  # the request's own, overriding csm.temperature
@@ -79,10 +79,23 @@ class Reply:
         self._ready_since: float | None = None  # when the queue last went from empty to not
         self._lock = threading.Lock()
         self._notify: Callable[[], None] = lambda: None
+        self._on_last: Callable[[], None] = lambda: None
+        self._delivered_last = False
 
-    def attach(self, notify: Callable[[], None]) -> None:
-        """Called by the worker: how to wake it when something changes."""
+    def attach(self, notify: Callable[[], None], on_last: Callable[[], None]) -> None:
+        """Called by the worker: how to wake it when something changes, and what to call once
+        the reply's last delivery (END or an error) has been made, wherever it is made."""
         self._notify = notify
+        self._on_last = on_last
+
+    def deliver(self, item: Delivery) -> None:
+        """Hand audio, a sentence end, END or an error to the consumer."""
+        self._consumer(item)
+        if item is END or isinstance(item, BaseException):
+            with self._lock:
+                first, self._delivered_last = not self._delivered_last, True
+            if first:
+                self._on_last()
 
     def add(self, sentence: Sentence) -> None:
         """Queue the next sentence."""

@@ -26,7 +26,7 @@ from ..base import EngineUnavailableError
 from .admission import WaitingRoom, lender
 from .occupant import Occupant
 from .pipeline import FramePipeline, FrameResults
-from .replies import END, Delivery, Reply
+from .replies import END, Reply
 
 _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,8 +58,9 @@ class GenerationWorker:
 
     def submit(self, reply: Reply) -> None:
         """Queue a reply; it takes a slot at a frame boundary once a sentence of it is ready."""
-        reply.attach(self._wake.set)
-        self._counted(reply)
+        with self._held_lock:
+            self._held += 1
+        reply.attach(self._wake.set, self._released)
         self._replies.put(reply)
         self._wake.set()
 
@@ -88,23 +89,11 @@ class GenerationWorker:
         with self._held_lock:
             return self._held > 0
 
-    def _counted(self, reply: Reply) -> None:
-        """Count the reply as held until its last delivery (END or an error), wherever the
-        worker ends it (finished, cancelled, timed out waiting, failed)."""
-        deliver = reply.deliver
-        ended = threading.Event()
-
-        def deliver_and_count(item: Delivery) -> None:
-            deliver(item)
-            if (item is END or isinstance(item, BaseException)) and not ended.is_set():
-                ended.set()
-                with self._held_lock:
-                    self._held -= 1
-                    self.last_active = time.monotonic()
-
+    def _released(self) -> None:
+        """A held reply made its last delivery (finished, cancelled, timed out, failed)."""
         with self._held_lock:
-            self._held += 1
-        reply.deliver = deliver_and_count
+            self._held -= 1
+            self.last_active = time.monotonic()
 
     def stop(self) -> None:
         """Stop after the current step; replies still held get END."""
