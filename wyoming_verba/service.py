@@ -55,13 +55,10 @@ class SpeechService:
     async def start(self) -> None:
         """Start every engine (concurrently); heavy loading may continue in the background."""
         await asyncio.gather(*(engine.start() for engine in self.engines.values()))
-        self._refresh()
+        self.refresh_voices()
 
     def refresh_voices(self) -> None:
-        """Re-read every engine's voices (after a voice was created or deleted)."""
-        self._refresh()
-
-    def _refresh(self) -> None:
+        """Re-read every engine's voices (at start, and after a voice was created or deleted)."""
         # The default backend's voices come first; each engine lists its default voice first.
         order = sorted(self.engines, key=lambda name: name != self._config.tts.backend)
         voices = {name: self.engines[name].voices() for name in order}
@@ -74,7 +71,7 @@ class SpeechService:
     def info(self) -> Info:
         """Info for Describe."""
         if self._info is None:
-            self._refresh()
+            self.refresh_voices()
         assert self._info is not None
         return self._info
 
@@ -83,14 +80,14 @@ class SpeechService:
         statuses = {name: engine.status() for name, engine in self.engines.items()}
         options = {name: engine.speak_options() for name, engine in self.engines.items()}
         if self._info_event is None:
-            self._refresh()
+            self.refresh_voices()
         assert self._info_event is not None
         return info_event(self._info_event, statuses, self.server_id, options)
 
     def resolve(self, name: str | None, speaker: str | int | None) -> VoiceChoice:
         """The voice a request asked for; UnknownVoiceError names an unknown one."""
         if self._catalog is None:
-            self._refresh()
+            self.refresh_voices()
         assert self._catalog is not None
         return self._catalog.resolve(name, speaker)
 
