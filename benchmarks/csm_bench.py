@@ -136,6 +136,12 @@ def main() -> None:
     )
     parser.add_argument("--only-start", action="store_true", help="only the --start figures")
     parser.add_argument(
+        "--start-temperature",
+        type=float,
+        default=0.0,
+        help="csm.temperature of the started servers (0: greedy; above 0 the sampled step)",
+    )
+    parser.add_argument(
         "--only-frames", action="store_true", help="only ms/frame and dispatch counts"
     )
     args = parser.parse_args()
@@ -146,9 +152,11 @@ def main() -> None:
         # machine lacks, and device_checks imports this module for load().
         from .csm_lifecycle import report_start, start_figures
     if args.only_start:
-        start = start_figures(build_tiny_csm(Path(tempfile.mkdtemp()) / "tiny-csm"))
+        tiny = build_tiny_csm(Path(tempfile.mkdtemp()) / "tiny-csm")
+        start = start_figures(tiny, args.start_temperature)
         report_start(start)
-        print(f"wrote {write_results('csm-start-tiny-cpu', {'start': start})}")
+        name = "csm-start-tiny-cpu" + ("-sampled" if args.start_temperature else "")
+        print(f"wrote {write_results(name, {'start': start})}")
         return
     torch._dynamo.config.cache_size_limit = 64  # one compiled graph per variant and bucket
     device = torch.device(args.device)
@@ -192,7 +200,8 @@ def main() -> None:
         finally:
             stack.close()
     if args.start:
-        results["start"] = start_figures(build_tiny_csm(Path(tempfile.mkdtemp()) / "tiny-csm"))
+        tiny = build_tiny_csm(Path(tempfile.mkdtemp()) / "tiny-csm")
+        results["start"] = start_figures(tiny, args.start_temperature)
     report(results, args)
     if args.start:
         report_start(results["start"])

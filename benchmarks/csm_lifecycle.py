@@ -105,8 +105,9 @@ def unload_figures(pid: int, port: int, drain: LogDrain) -> dict[str, Any]:
     }
 
 
-def start_figures(model_dir: Path) -> dict[str, Any]:
-    """Cold and warm start (same data_dir), the warm one with the idle-unload figures."""
+def start_figures(model_dir: Path, temperature: float = 0.0) -> dict[str, Any]:
+    """Cold and warm start (same data_dir), the warm one with the idle-unload figures; at
+    temperature 0 the step is greedy (no sampling regions to compile)."""
     tmp = Path(tempfile.mkdtemp())
     with fake_edge_process() as edge_url:
         config: dict[str, Any] = {
@@ -121,7 +122,7 @@ def start_figures(model_dir: Path) -> dict[str, Any]:
                 "model": str(model_dir),
                 "device": "cpu",
                 "compile": True,
-                "temperature": 0,
+                "temperature": temperature,
                 "max_audio_s": 4,
             },
         }
