@@ -22,11 +22,12 @@ import torch
 from wyoming_verba.engines.csm.idle import memory_in_use, release_memory
 
 from . import device_checks as checks
+from . import device_restarts as restarts
 from . import device_worker as stages
 from .csm_runs import sentence_gaps, streaming, sync
 from .device_args import parse
 from .device_budget import Budget, Recorder, Stage
-from .device_compile import model_ref, second_start
+from .device_compile import model_ref
 from .device_summary import against_targets
 
 
@@ -167,17 +168,6 @@ class DeviceBench:
         finally:
             stack.close()
 
-    def second_start(self, width: int) -> None:
-        """A new process compiling at `width` on the cache this process's compile filled."""
-        dtype = str(self.dtype).removeprefix("torch.")
-        found = second_start(self.args, dtype, [width], self.budget.left() - 10)
-        cold = self.measured.get(f"compile_b{width}_s")
-        if "error" not in found:
-            self.measured[f"compile_warm_b{width}_s"] = found["widths"][0]["compile_s"]
-        status = "failed" if "error" in found else "ok"
-        line = stages.warm_line(width, found, cold)
-        self.rec.record(f"second_start_b{width}", status, line, cold_compile_s=cold, **found)
-
     def generate_compiled(self) -> None:
         if self.device.type != "cuda":
             self.rec.record(
@@ -186,13 +176,9 @@ class DeviceBench:
                 "skipped: transformers compiles a static cache on CUDA only",
             )
             return
-        started = time.perf_counter()
-        checks.generate_codes(self.model, self.prompt, 4, "static", compiled=True)
-        compile_s = time.perf_counter() - started
-        run = lambda: checks.generate_codes(  # noqa: E731
-            self.model, self.prompt, self.args.frames, "static", compiled=True
-        )[1]
-        figures = checks.timed(run, self.args.frames, self.args.runs, self.device)
+        compile_s, figures = checks.generate_compiled(
+            self.model, self.prompt, self.args.frames, self.args.runs, self.device
+        )
         self.measured["generate_static_compiled"] = figures
         self.rec.record(
             "generate_static_compiled",
@@ -245,9 +231,15 @@ class DeviceBench:
                 cold = self.measured.get(f"compile_b{width}_s") or compile_s
                 return 2 * self.load_s + float(cold) / 2 + 10
 
-            return Stage(f"second_start_b{width}", needed, lambda: self.second_start(width))
+            run = lambda: restarts.second_start_stage(self, width)  # noqa: E731
+            return Stage(f"second_start_b{width}", needed, run)
 
         seconds = [warm(4), warm(8)] if self.args.compile else []
+        sampled = Stage(
+            "sampled_b4",
+            lambda: 2 * (later() + self.load_s),  # a cold compile and a second start
+            lambda: restarts.sampled_stage(self, 4),
+        )
 
         return [
             *found,
@@ -261,6 +253,7 @@ class DeviceBench:
                 lambda: self.args.compile_estimate_s + eager / 4,
                 self.generate_compiled,
             ),
+            *([sampled] if self.args.compile else []),
             Stage("unload", lambda: 5.0, self.unload),  # last: it frees the model
         ]
 

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from wyoming_verba.engines.csm.compile_cache import CacheUse, open_cache
+from wyoming_verba.engines.csm.sampling import sampling_from_model
 from wyoming_verba.engines.csm.slots import SlotState
 from wyoming_verba.engines.csm.step import FrameStep
 
@@ -51,9 +52,11 @@ def compile_with_cache(model: Any, step: FrameStep, cache_root: Path, ref: str) 
     }
 
 
-def new_step(model: Any, width: int) -> FrameStep:
-    """A step with one bucket: at full width one graph serves every batch size (the engine's)."""
-    step = FrameStep(model, SlotState(model, width), GREEDY)
+def new_step(model: Any, width: int, temperature: float = 0.0) -> FrameStep:
+    """A step with one bucket: at full width one graph serves every batch size (the engine's).
+    Greedy at temperature 0; above it, the sampled step (its sampling regions compile too)."""
+    sampling = GREEDY if not temperature else sampling_from_model(model, temperature)
+    step = FrameStep(model, SlotState(model, width), sampling)
     step.buckets = [width]
     return step
 
@@ -65,13 +68,21 @@ def cache_mib(directory: Path | None) -> float | None:
 
 
 def second_start(
-    bench: argparse.Namespace, dtype: str, widths: list[int], timeout_s: float
+    bench: argparse.Namespace,
+    dtype: str,
+    widths: list[int],
+    timeout_s: float,
+    temperature: float = 0.0,
+    cache_root: Path | None = None,
 ) -> dict[str, Any]:
-    """Run this module in a new process on the benchmark's cache; its figures, or the error."""
+    """Run this module in a new process on the benchmark's cache (or `cache_root`); its
+    figures, or the error."""
+    cache_root = cache_root or bench.compile_cache
     command = [
         sys.executable, "-m", "benchmarks.device_compile", "--size", bench.size,
         "--device", bench.device, "--dtype", dtype, "--threads", str(bench.threads),
-        "--cache-root", str(bench.compile_cache), "--widths", *map(str, widths),
+        "--cache-root", str(cache_root), "--temperature", str(temperature),
+        "--widths", *map(str, widths),
     ]  # fmt: skip
     if bench.model:
         command += ["--model", bench.model]
@@ -104,6 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--cache-root", type=Path, required=True)
     parser.add_argument("--widths", type=int, nargs="*", default=[])
+    parser.add_argument("--temperature", type=float, default=0.0, help="0: the greedy step")
     args = parser.parse_args(argv)
     if args.device == "cpu":
         torch.set_num_threads(args.threads)
@@ -117,7 +129,9 @@ def main(argv: list[str] | None = None) -> None:
         "load_s": load_s,
         "cache_dir": str(open_cache(args.cache_root, model, ref).directory),
         "widths": [
-            compile_with_cache(model, new_step(model, width), args.cache_root, ref)
+            compile_with_cache(
+                model, new_step(model, width, args.temperature), args.cache_root, ref
+            )
             for width in args.widths
         ],
     }

@@ -35,6 +35,12 @@ def against_targets(measured: dict[str, Any]) -> list[tuple[str, str, str]]:
             (f"compile at width {width}, second start (kept cache)", _fmt(warm, "{:.1f} s"),
              "CPU tiny: <= 15 s"),
         ]  # fmt: skip
+    for when, key in (
+        ("cold", "compile_sampled_cold_s"),
+        ("second start", "compile_sampled_warm_s"),
+    ):
+        value = _fmt(measured.get(key), "{:.1f} s")
+        rows.append((f"compile of the sampled step at width 4, {when}", value, "—"))
     returned = measured.get("unload_returned_gib")
     rows.append(("memory the idle unload returns", _fmt(returned, "{:.2f} GiB"), "the model's"))
     for baseline in ("generate_static_compiled", "generate_static", "generate_dynamic"):
