@@ -67,8 +67,7 @@ class DeviceBench:
 
     def convert(self) -> None:
         """To the run's dtype (same weights); Mimi stays float32, as the engine loads it."""
-        self.model.to(self.dtype)
-        self.model.codec_model.to(torch.float32)
+        checks.to_dtype(self.model, self.dtype)
         self.prompt = checks.make_prompt(self.model, self.processor)
         self.rec.record("convert", "ok", f"model now {self.dtype} (Mimi float32)")
 

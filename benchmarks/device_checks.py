@@ -244,6 +244,12 @@ def load(model_dir: str | None, size: str, device: torch.device) -> tuple[Any, A
     return model, processor, f"{what} with random weights (no hub: not the real csm-1b)"
 
 
+def to_dtype(model: Any, dtype: torch.dtype) -> None:
+    """The model in the run's dtype (same weights); Mimi stays float32, as the engine loads it."""
+    model.to(dtype)
+    model.codec_model.to(torch.float32)
+
+
 def version(name: str) -> str | None:
     from importlib import metadata
 

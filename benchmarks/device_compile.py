@@ -121,8 +121,7 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     started = time.monotonic()
     model, _, _ = checks.load(args.model, args.size, torch.device(args.device))
-    model.to(getattr(torch, args.dtype))
-    model.codec_model.to(torch.float32)  # as the engine and the benchmark load it
+    checks.to_dtype(model, getattr(torch, args.dtype))  # as the benchmark process converts it
     load_s = time.monotonic() - started
     ref = model_ref(args.model, args.size)
     found = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import device_worker as stages
 from .device_compile import second_start
@@ -37,17 +37,17 @@ def sampled_stage(bench: DeviceBench, width: int) -> None:
     this process, kernels the greedy step shares would be reused from memory), then by another
     new process on that cache: what its first and every later start cost."""
     cache_root = Path(tempfile.mkdtemp(prefix="verba-compile-sampled-"))
-    runs = []
-    for _ in ("cold", "second start"):
+    dtype = _dtype(bench)
+
+    def start() -> dict[str, Any]:
         left = bench.budget.left() - 10
-        runs.append(
-            second_start(bench.args, _dtype(bench), [width], left, SAMPLED_TEMPERATURE, cache_root)
-        )
-        if "error" in runs[-1]:
-            break
-    failed = next((run for run in runs if "error" in run), None)
-    if failed is not None:
-        bench.rec.record(f"sampled_b{width}", "failed", f"failed: {failed['error']}", runs=runs)
+        return second_start(bench.args, dtype, [width], left, SAMPLED_TEMPERATURE, cache_root)
+
+    runs = [start()]
+    if "error" not in runs[0]:
+        runs.append(start())
+    if "error" in runs[-1]:
+        bench.rec.record(f"sampled_b{width}", "failed", f"failed: {runs[-1]['error']}", runs=runs)
         return
     cold, warm = (run["widths"][0] for run in runs)
     bench.measured["compile_sampled_cold_s"] = cold["compile_s"]

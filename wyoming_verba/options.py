@@ -22,7 +22,7 @@ from .prosody import VOLUME_RANGE, check_pitch
 CONTEXT_KEY = "verba"
 ALL_OPTIONS = ("rate", "volume", "pitch", "temperature")
 # Percent; what both engines do (CSM's time-stretch covers 0.5×..2× in one atempo stage).
-# Volume and pitch follow edge.volume and edge.pitch (engines/edge_formats.py).
+# Volume and pitch follow edge.volume and edge.pitch (prosody.py).
 RATE_RANGE = (-50, 100)
 TEMPERATURE_RANGE = (0.0, 5.0)  # the same bound as csm.temperature
 _MAX_KEYS = 16

@@ -38,11 +38,7 @@ def check_profile(
     the context positions the prefix will take."""
     check_transcript(transcript)
     check_seconds(samples)
-
-    def text_positions(text: str, speaker: int) -> int:
-        return int(prompts.text_ids(text, speaker).shape[1])
-
-    return check_room(samples, transcript, speaker, text_positions, max_audio_s)
+    return check_room(samples, transcript, speaker, prompts.text_positions, max_audio_s)
 
 
 async def build_live_prefix(

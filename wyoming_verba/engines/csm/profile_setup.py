@@ -103,9 +103,7 @@ async def build_profile_prefixes(
         call = partial(prompts.build_prefix, name, voice.speaker, voice.audio, voice.transcript)
         return await runtime.on_thread(call)
 
-    def text_positions(text: str, speaker: int) -> int:
-        return int(runtime.prompts.text_ids(text, speaker).shape[1])
-
+    text_positions = runtime.prompts.text_positions
     prefixes = await build_prefixes(result, text_positions, build, max_audio_s)
     dropped: list[str] = []
     for profile in created:

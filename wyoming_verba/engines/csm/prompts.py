@@ -38,6 +38,10 @@ class PromptBuilder:
         the text is plain text (a special token's spelling in it is not that token)."""
         return self._turns.text_turn(text, speaker)
 
+    def text_positions(self, text: str, speaker: int) -> int:
+        """Context positions that text turn takes (profiles.TextPositions)."""
+        return int(self.text_ids(text, speaker).shape[1])
+
     @torch.no_grad()
     def build_prefix(
         self,
