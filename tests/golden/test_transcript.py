@@ -18,6 +18,7 @@ from pathlib import Path
 from tests.server.process import fake_edge_process, server_process
 
 GOLDEN = Path(__file__).with_name("transcript.txt")
+SERVER_ID = "0123456789abcdef0123456789abcdef"
 CLIP = b"\x00\x10" * 24000  # 1 s of 16-bit mono PCM at 24 kHz
 
 EXCHANGES: list[tuple[str, dict[str, object], bytes, str]] = [
@@ -83,6 +84,7 @@ async def transcript(port: int) -> str:
 
 
 def test_the_wire_transcript_is_unchanged(tmp_path: Path) -> None:
+    (tmp_path / "server_id").write_text(SERVER_ID)  # the id Info carries, fixed
     with fake_edge_process() as edge_url:
         config = {
             "server": {"uri": "tcp://127.0.0.1:0", "zeroconf": False, "data_dir": str(tmp_path)},
