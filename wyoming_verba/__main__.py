@@ -10,9 +10,10 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__, commands
-from .client import SynthesisFailedError
-from .config import ConfigError
+from wyoming_verba import __version__
+from wyoming_verba.cli import commands
+from wyoming_verba.config.load import ConfigError
+from wyoming_verba.protocol.client import SynthesisFailedError
 
 DEFAULT_URI = "tcp://127.0.0.1:10200"
 _HANDLERS = {

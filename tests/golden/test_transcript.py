@@ -15,7 +15,7 @@ import json
 import os
 from pathlib import Path
 
-from tests.server.process import fake_edge_process, server_process
+from tests.support.process import fake_edge_process, server_process
 
 GOLDEN = Path(__file__).with_name("transcript.txt")
 SERVER_ID = "0123456789abcdef0123456789abcdef"

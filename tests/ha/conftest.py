@@ -28,7 +28,7 @@ from syrupy.assertion import SnapshotAssertion
 # Bound here, before the harness puts its own `custom_components` package first on sys.path.
 import custom_components.verba
 from custom_components.verba.const import DOMAIN
-from tests.server.process import ROOT, fake_edge_process, wait_for_port
+from tests.support.process import ROOT, fake_edge_process, wait_for_port
 
 from .fakes import HOST, PORT, SERVER_ID, FakeServers, server_info
 

@@ -22,7 +22,7 @@ from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.verba.const import CONF_BACKEND, DOMAIN
-from tests.server.process import ROOT, wait_for_port
+from tests.support.process import ROOT, wait_for_port
 
 from .conftest import SERVER_PYTHON
 from .helpers import loaded_with

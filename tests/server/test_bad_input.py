@@ -12,9 +12,8 @@ from wyoming.info import Describe
 from wyoming.tts import Synthesize, SynthesizeVoice
 
 from tests.fakes.fake_edge import FakeEdgeService, decoded_samples
-
-from .conftest import ServerFactory, audio_of, read_until, types_of, uri_of
-from .raw import RawClient
+from tests.support.raw import RawClient
+from tests.support.serving import ServerFactory, audio_of, read_until, types_of, uri_of
 
 
 async def raw_exchange(port: int, data: bytes, timeout: float = 5) -> list[dict]:  # type: ignore[type-arg]

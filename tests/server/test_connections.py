@@ -11,9 +11,8 @@ from wyoming.info import Describe
 from wyoming.tts import Synthesize
 
 from tests.fakes.fake_edge import FakeEdgeService, decoded_samples
-
-from .conftest import ServerFactory, read_until, types_of, uri_of
-from .raw import RawClient, wire
+from tests.support.raw import RawClient, wire
+from tests.support.serving import ServerFactory, read_until, types_of, uri_of
 
 LONG_TEXT = "This sentence is here to make a lot of audio for a client that never reads. " * 50
 

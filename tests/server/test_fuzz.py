@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from .process import LogDrain, fake_edge_process, server_process
-from .wire_fuzz import FUZZ_INPUT, run_case
+from tests.server.wire_fuzz import FUZZ_INPUT, run_case
+from tests.support.process import LogDrain, fake_edge_process, server_process
 
 EXAMPLES = int(os.environ.get("VERBA_FUZZ_EXAMPLES", "150"))
 

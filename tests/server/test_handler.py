@@ -18,8 +18,7 @@ from wyoming.tts import (
 )
 
 from tests.fakes.fake_edge import FakeEdgeService, decoded_samples, voice_pitch
-
-from .conftest import ServerFactory, audio_of, read_until, types_of, uri_of
+from tests.support.serving import ServerFactory, audio_of, read_until, types_of, uri_of
 
 TEXT = "Hello there. The kitchen lights are now off."
 
@@ -218,8 +217,8 @@ async def test_request_log_line(start_server: ServerFactory, caplog) -> None:  #
 
 def test_info_json_is_small_enough() -> None:
     # Sanity for the wire: Info with a few hundred voices stays far below the event size limit.
-    from wyoming_verba.info import build_info
-    from wyoming_verba.voices import VoiceInfo
+    from wyoming_verba.core.voices import VoiceInfo
+    from wyoming_verba.server.info import build_info
 
     voices = [VoiceInfo("edge", f"xx-XX-Voice{i}Neural", "desc", ("xx-XX",)) for i in range(500)]
     assert len(json.dumps(build_info(voices).event().data)) < 1_048_576

@@ -11,11 +11,10 @@ from wyoming.client import AsyncClient
 from wyoming.event import Event
 from wyoming.info import Describe, Info
 
-from wyoming_verba.config import ConfigError
-from wyoming_verba.identity import ID_FILE, load_server_id
-
-from .conftest import ServerFactory, read_until, uri_of
-from .process import run_cli
+from tests.support.process import run_cli
+from tests.support.serving import ServerFactory, read_until, uri_of
+from wyoming_verba.config.load import ConfigError
+from wyoming_verba.server.identity import ID_FILE, load_server_id
 
 
 async def describe(uri: str) -> dict[str, Any]:

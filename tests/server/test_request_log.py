@@ -8,10 +8,9 @@ import time
 
 import pytest
 
-from wyoming_verba.text import split_sentences
-
-from .conftest import ServerFactory
-from .raw import RawClient, wire
+from tests.support.raw import RawClient, wire
+from tests.support.serving import ServerFactory
+from wyoming_verba.core.text import split_sentences
 
 
 async def test_client_values_are_shortened_and_escaped_in_errors_and_logs(

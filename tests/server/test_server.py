@@ -8,8 +8,7 @@ import wave
 from pathlib import Path
 
 from tests.fakes.fake_edge import decoded_samples
-
-from .process import fake_edge_process, run_cli, server_process
+from tests.support.process import fake_edge_process, run_cli, server_process
 
 
 def config_for(edge_url: str, tmp_path: Path) -> dict:  # type: ignore[type-arg]

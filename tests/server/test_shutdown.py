@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.fake_edge import FakeEdgeService, decoded_samples
-
-from .conftest import ServerFactory, types_of
-from .process import fake_edge_process, server_process
-from .raw import RawClient, RawEvent, wire
+from tests.support.process import fake_edge_process, server_process
+from tests.support.raw import RawClient, RawEvent, wire
+from tests.support.serving import ServerFactory, types_of
 
 SENTENCE = "A sentence of one and a half seconds."  # 37 characters: 1.85 s from the fake
 LONG = "This reply is long enough to outlast any grace period in these tests. " * 3

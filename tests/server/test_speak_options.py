@@ -12,10 +12,9 @@ from wyoming.info import Describe
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
 
 from tests.fakes.fake_edge import FakeEdgeService
-from wyoming_verba.engines.csm.fitting import frame_budget
-from wyoming_verba.text import split_sentences
-
-from .conftest import ServerFactory, audio_of, merge, read_until, types_of, uri_of
+from tests.support.serving import ServerFactory, audio_of, merge, read_until, types_of, uri_of
+from wyoming_verba.core.text import split_sentences
+from wyoming_verba.engines.csm.generation.fitting import frame_budget
 
 TEXT = "Hello there. The lights in the kitchen are now off."
 SHORT = "Hi there. Lights off."  # short replies keep the CPU tests quick

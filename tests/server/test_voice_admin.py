@@ -15,11 +15,10 @@ from wyoming.event import Event
 from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeVoice
 
-from wyoming_verba.voice_events import MAX_CLIP_BYTES, VoiceCreate, VoiceDelete
-
-from .conftest import ServerFactory, audio_of, merge, read_until, uri_of
-from .process import run_cli, server_process
-from .raw import RawClient
+from tests.support.process import run_cli, server_process
+from tests.support.raw import RawClient
+from tests.support.serving import ServerFactory, audio_of, merge, read_until, uri_of
+from wyoming_verba.protocol.voice_events import MAX_CLIP_BYTES, VoiceCreate, VoiceDelete
 
 TRANSCRIPT = "I read stories."
 
@@ -309,7 +308,7 @@ async def test_creating_while_a_reply_speaks_leaves_that_reply_untouched(
     ],
 )
 def test_voice_upload_keys_are_validated(csm: dict[str, Any], message: str) -> None:
-    from wyoming_verba.config import ConfigError, parse_config
+    from wyoming_verba.config.load import ConfigError, parse_config
 
     with pytest.raises(ConfigError) as err:
         parse_config({"csm": csm}, environ={})

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wyoming_verba.voice_store import VoiceStore, VoiceStoreError
+from wyoming_verba.server.voice_store import VoiceStore, VoiceStoreError
 
 
 def clip(seconds: float = 1.0) -> np.ndarray:

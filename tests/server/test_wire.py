@@ -10,8 +10,8 @@ from wyoming.audio import AudioChunk
 from wyoming.error import Error
 from wyoming.event import async_read_event
 
-from wyoming_verba.echo import echo, one_line
-from wyoming_verba.wire import ProtocolError, ReadTimeoutError, encode_event, read_event
+from wyoming_verba.protocol.echo import echo, one_line
+from wyoming_verba.server.wire import ProtocolError, ReadTimeoutError, encode_event, read_event
 
 
 async def read_back(raw: bytes) -> object:

@@ -10,14 +10,13 @@ from typing import Any
 
 import pytest
 
-from wyoming_verba.zeroconf import (
+from tests.support.process import ROOT
+from wyoming_verba.server.zeroconf import (
     HostNetwork,
     advertised_address,
     choose_address,
     default_route_interface,
 )
-
-from .process import ROOT
 
 
 def _namespaces_available() -> bool:

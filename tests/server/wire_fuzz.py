@@ -1,7 +1,7 @@
 """Hypothesis strategies for hostile Wyoming wire input, and one fuzz case run against a server.
 
 Shared by tests/server/test_fuzz.py (a bounded run inside script/test) and
-benchmarks/reliability_bench.py (a longer run for the figures in docs/benchmarks.md).
+benchmarks/server/reliability.py (a longer run for the figures in docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -23,9 +23,9 @@ import ifaddr
 from zeroconf import IPVersion, ServiceStateChange
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from wyoming_verba.config import parse_config
-from wyoming_verba.server import VerbaServer
-from wyoming_verba.zeroconf import SERVICE_TYPE, advertised_address
+from wyoming_verba.config.load import parse_config
+from wyoming_verba.server.server import VerbaServer
+from wyoming_verba.server.zeroconf import SERVICE_TYPE, advertised_address
 
 LAN_ADDRESS = "192.168.50.10"
 DOCKER_ADDRESS = "172.17.0.1"

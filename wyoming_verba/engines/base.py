@@ -7,13 +7,24 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from ..audio import Pcm
-from ..options import NO_OPTIONS, SpeakOptions
-from ..voices import VoiceChoice, VoiceInfo
+from wyoming_verba.core.audio import Pcm
+from wyoming_verba.core.voices import VoiceChoice, VoiceInfo
+from wyoming_verba.protocol.errors import VerbaError
+from wyoming_verba.protocol.options import NO_OPTIONS, SpeakOptions
 
 
-class EngineError(Exception):
+class EngineError(VerbaError):
     """Synthesis failed; the message is safe to show to the user."""
+
+    code = "synthesis-failed"
+
+
+class VoiceRefusedError(EngineError):
+    """The engine will not create or delete a voice; `code` names the rule, the message what to
+    do."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message, code)
 
 
 class EngineUnavailableError(EngineError):

@@ -12,26 +12,35 @@ from pathlib import Path
 
 import torch
 
-from ...audio import Pcm
-from ...config import CsmConfig, CsmVoiceProfile
-from ...options import NO_OPTIONS, SpeakOptions
-from ...tempo import AudioShaper, shaped
-from ...voices import VoiceChoice, VoiceInfo
-from ..base import (
+from wyoming_verba.config.load import CsmConfig, CsmVoiceProfile
+from wyoming_verba.core.audio import Pcm
+from wyoming_verba.core.voices import VoiceChoice, VoiceInfo
+from wyoming_verba.engines.base import (
     EngineError,
     EngineState,
     EngineStatus,
     EngineUnavailableError,
     SentenceEnd,
 )
-from .idle import IdleWatch
-from .lifecycle import build_anchors, log_ready, start_runtime, unload_runtime
-from .live_profiles import build_live_prefix, check_profile
-from .mimi_stream import SAMPLE_RATE
-from .profile_setup import ProfileSet, build_profile_prefixes, check_clips
-from .reply_stream import ReplySettings, stream_reply
-from .runtime import CsmRuntime
-from .slots import VoicePrefix
+from wyoming_verba.engines.csm.generation.stream import ReplySettings, stream_reply
+from wyoming_verba.engines.csm.model.mimi import SAMPLE_RATE
+from wyoming_verba.engines.csm.model.slots import VoicePrefix
+from wyoming_verba.engines.csm.startup.idle import IdleWatch
+from wyoming_verba.engines.csm.startup.lifecycle import (
+    build_anchors,
+    log_ready,
+    start_runtime,
+    unload_runtime,
+)
+from wyoming_verba.engines.csm.startup.runtime import CsmRuntime
+from wyoming_verba.engines.csm.tempo import AudioShaper, shaped
+from wyoming_verba.engines.csm.voices.live import build_live_prefix, check_profile
+from wyoming_verba.engines.csm.voices.prefixes import (
+    ProfileSet,
+    build_profile_prefixes,
+    check_clips,
+)
+from wyoming_verba.protocol.options import NO_OPTIONS, SpeakOptions
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -1,0 +1,104 @@
+"""Voice names (edge:<ShortName>, csm:<profile>, csm:speaker-<n>) and how a request picks one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from wyoming_verba.protocol.echo import echo
+from wyoming_verba.protocol.fields import BadRequestError, speaker_field
+
+
+class UnknownVoiceError(BadRequestError):
+    """A request named a voice that no enabled engine has."""
+
+    code = "unknown-voice"
+
+
+@dataclass(frozen=True)
+class VoiceInfo:
+    """One voice an engine offers, as listed in Info."""
+
+    engine: str
+    voice_id: str
+    description: str
+    languages: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        """The name clients send: '<engine>:<voice id>'."""
+        return f"{self.engine}:{self.voice_id}"
+
+
+@dataclass(frozen=True)
+class VoiceChoice:
+    """What a request resolved to: an engine, its voice id, and an optional speaker override."""
+
+    engine: str
+    voice_id: str
+    speaker: int | None = None
+
+    @property
+    def name(self) -> str:
+        """The full voice name, for logs and errors."""
+        return f"{self.engine}:{self.voice_id}"
+
+
+def split_voice_name(name: str) -> tuple[str | None, str]:
+    """Split 'engine:voice' into its parts; a name without a known prefix has no engine."""
+    engine, sep, rest = name.partition(":")
+    if sep and engine in ("edge", "csm") and rest:
+        return engine, rest
+    return None, name
+
+
+def parse_speaker(value: str | int | None) -> int | None:
+    """A speaker id from a request (the protocol sends strings); None when absent or blank.
+
+    Raises BadRequestError for anything but a whole number ≥ 0 (1.5, true, "abc", -1).
+    """
+    return speaker_field(value)
+
+
+class VoiceCatalog:
+    """Resolves requested voice names against the voices of the enabled engines."""
+
+    def __init__(
+        self,
+        voices: Mapping[str, Sequence[VoiceInfo]],
+        defaults: Mapping[str, VoiceChoice],
+        default_engine: str,
+    ) -> None:
+        self._voices = {engine: {v.voice_id: v for v in items} for engine, items in voices.items()}
+        self._defaults = dict(defaults)
+        self._default_engine = default_engine
+
+    def resolve(self, name: str | None, speaker: str | int | None = None) -> VoiceChoice:
+        """Pick engine and voice for a request; raise UnknownVoiceError naming the voice.
+
+        A bad speaker raises BadRequestError.
+        """
+        speaker_id = parse_speaker(speaker)
+        if not name:
+            default = self._defaults[self._default_engine]
+            return VoiceChoice(default.engine, default.voice_id, speaker_id)
+        engine, voice_id = split_voice_name(name)
+        candidates = [engine] if engine else list(self._voices)
+        for candidate in candidates:
+            if candidate in self._voices and voice_id in self._voices[candidate]:
+                return VoiceChoice(candidate, voice_id, speaker_id)
+        if engine == "csm" and voice_id.startswith("speaker-") and "csm" in self._voices:
+            # Any bare speaker id is allowed, not only the ones listed in Info.
+            number = voice_id.removeprefix("speaker-")
+            if number.isascii() and number.isdigit() and len(number) <= 9:
+                return VoiceChoice("csm", f"speaker-{int(number)}", speaker_id)
+        if engine is not None and engine not in self._voices:
+            enabled = ", ".join(sorted(self._voices))
+            raise UnknownVoiceError(
+                f"voice {echo(name)}: the {engine} engine is not enabled on this server "
+                f"(enabled: {enabled}; add it to tts.engines)"
+            )
+        raise UnknownVoiceError(
+            f"unknown voice {echo(name)}: use one of the voices this server lists in its info, "
+            f"for example {self._defaults[self._default_engine].name!r}"
+        )

@@ -1,0 +1,127 @@
+"""The configured voice profiles, each checked on its own: a bad one is skipped, never fatal.
+
+At start (before the model loads) every clip is checked; once the tokenizer is there, each
+transcript's context budget; then each prefix is built. A profile failing any step is skipped
+with one ERROR line naming it, the config key and the fix; the other profiles and the bare
+speakers keep working.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import partial
+
+from wyoming_verba.config.load import CsmVoiceProfile
+from wyoming_verba.engines.csm.model.slots import VoicePrefix
+from wyoming_verba.engines.csm.startup.runtime import CsmRuntime
+from wyoming_verba.engines.csm.voices.rules import (
+    CheckedVoice,
+    TextPositions,
+    VoiceProfileError,
+    check_voice,
+)
+from wyoming_verba.protocol.echo import echo
+
+_LOGGER = logging.getLogger(__name__)
+
+BuildPrefix = Callable[[str, CheckedVoice], Awaitable[VoicePrefix]]
+
+
+@dataclass
+class ProfileSet:
+    """Profiles with a reference that passed the checks so far, and the skipped ones (why)."""
+
+    profiles: tuple[CsmVoiceProfile, ...]
+    checked: dict[str, CheckedVoice] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def skip(self, profile: CsmVoiceProfile, key: str, reason: str) -> None:
+        """Leave a profile out, with its one ERROR line."""
+        self.checked.pop(profile.name, None)
+        index = self.profiles.index(profile)
+        line = f"{reason} (csm.voices.{index}.{key})"
+        self.skipped[profile.name] = line
+        _LOGGER.error(
+            "CSM voice profile %s skipped: %s; the other voices keep working",
+            echo(profile.name),
+            line,
+        )
+
+    def summary(self) -> str:
+        """One line for status/doctor: which profiles were skipped and why ('' when none)."""
+        return "; ".join(
+            f"voice profile {name!r} skipped: {why}" for name, why in self.skipped.items()
+        )
+
+
+def check_clips(profiles: tuple[CsmVoiceProfile, ...]) -> ProfileSet:
+    """Check every profile's clip and transcript (no model needed); blocking, bounded."""
+    result = ProfileSet(profiles)
+    for profile in profiles:
+        if profile.reference_audio is None or profile.reference_text is None:
+            continue
+        try:
+            result.checked[profile.name] = check_voice(
+                profile.reference_audio, profile.reference_text, profile.speaker
+            )
+        except VoiceProfileError as err:
+            result.skip(profile, err.field, str(err))
+    return result
+
+
+async def build_prefixes(
+    result: ProfileSet, text_positions: TextPositions, build: BuildPrefix, max_audio_s: float
+) -> dict[str, VoicePrefix]:
+    """Check each transcript's budget (a reply of max_audio_s must fit after it) and build its
+    prefix; a failure skips that profile."""
+    prefixes: dict[str, VoicePrefix] = {}
+    for profile in result.profiles:
+        voice = result.checked.get(profile.name)
+        if voice is None:
+            continue
+        try:
+            voice = check_voice(
+                voice.audio, voice.transcript, voice.speaker, text_positions, max_audio_s
+            )
+            _LOGGER.info("Building CSM voice %s from %s", profile.name, profile.reference_audio)
+            prefixes[profile.name] = await build(profile.name, voice)
+        except VoiceProfileError as err:
+            result.skip(profile, err.field, str(err))
+        except Exception as err:  # one profile's failure must not take CSM down
+            reason = f"building its prefix failed ({type(err).__name__}: {err})"
+            result.skip(profile, "reference_audio", reason + "; try another clip")
+    return prefixes
+
+
+async def build_profile_prefixes(
+    runtime: CsmRuntime, result: ProfileSet, created: list[CsmVoiceProfile], max_audio_s: float
+) -> tuple[dict[str, VoicePrefix], list[str]]:
+    """Prefixes of the configured profiles that pass their checks and of the voices created at
+    run time (kept in server.data_dir/voices, checked the same way); also the created voices
+    that failed and are dropped."""
+
+    async def build(name: str, voice: CheckedVoice) -> VoicePrefix:
+        prompts = runtime.prompts
+        call = partial(prompts.build_prefix, name, voice.speaker, voice.audio, voice.transcript)
+        return await runtime.on_thread(call)
+
+    text_positions = runtime.prompts.text_positions
+    prefixes = await build_prefixes(result, text_positions, build, max_audio_s)
+    dropped: list[str] = []
+    for profile in created:
+        assert profile.reference_audio is not None and profile.reference_text is not None
+        check = partial(check_voice, profile.reference_audio, profile.reference_text)
+        try:
+            voice = await asyncio.to_thread(check, profile.speaker, text_positions, max_audio_s)
+            prefixes[profile.name] = await build(profile.name, voice)
+        except Exception as err:  # one stored voice's failure must not take CSM down
+            dropped.append(profile.name)
+            _LOGGER.error(
+                "Created CSM voice %s skipped: %s (delete it and create it again)",
+                echo(profile.name),
+                err,
+            )
+    return prefixes, dropped

@@ -1,0 +1,237 @@
+"""Creating and deleting CSM voices over Wyoming (`verba-voice-*`), off unless csm.voice_uploads.
+
+The Wyoming port has no authentication: whoever can reach it can add and remove voices once
+uploads are on. Every limit is checked before the model is touched; one creation runs at a time
+and its encoding and prefill run on CSM's generation thread, so the event loop (and every other
+connection) keeps going meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable
+from typing import Protocol, cast
+
+import numpy as np
+from wyoming.error import Error
+from wyoming.event import Event
+
+from wyoming_verba.config.load import Config, CsmVoiceProfile
+from wyoming_verba.core.audio import Pcm, Resampler
+from wyoming_verba.engines.base import EngineError, EngineState, VoiceRefusedError
+from wyoming_verba.protocol.echo import echo
+from wyoming_verba.protocol.errors import VerbaError
+from wyoming_verba.protocol.fields import BadRequestError
+from wyoming_verba.protocol.voice_events import (
+    MAX_CLIP_BYTES,
+    VOICE_CREATE,
+    VOICE_DELETE,
+    VoiceCreate,
+    VoiceCreated,
+    VoiceDelete,
+    VoiceDeleted,
+)
+from wyoming_verba.server.service import SpeechService
+from wyoming_verba.server.voice_store import CLIP_RATE, VoiceStore, VoiceStoreError
+
+_LOGGER = logging.getLogger(__name__)
+FREE_SLOT_WAIT_S = 60.0  # how long a creation waits for CSM to have a slot free
+
+
+class VoiceAdminError(VerbaError):
+    """A voice request is refused; `code` and the message go into the Error event."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message, code)
+
+
+class LiveVoices(Protocol):
+    """What the CSM engine offers for voices created at run time."""
+
+    def status(self) -> object: ...
+    def ensure_loading(self) -> None: ...
+    def add_stored_voices(self, profiles: list[CsmVoiceProfile]) -> list[str]: ...
+    def voice_origin(self, name: str) -> str | None: ...
+    async def check_voice(self, samples: int, transcript: str, speaker: int) -> None: ...
+    async def add_voice(self, profile: CsmVoiceProfile, wait_s: float) -> None: ...
+    def remove_voice(self, name: str) -> None: ...
+
+
+class VoiceAdmin:
+    """Answers verba-voice-create / verba-voice-delete; keeps created voices in server.data_dir."""
+
+    def __init__(self, config: Config, service: SpeechService) -> None:
+        self._uploads = config.csm.voice_uploads
+        self._max_voices = config.csm.max_voices
+        self._store = VoiceStore(config.server.data_dir)
+        self._service = service
+        self._lock = asyncio.Lock()
+
+    @property
+    def payload_limits(self) -> dict[str, int]:
+        """Payload bounds of their own, by event type (none while uploads are off)."""
+        return {VOICE_CREATE: MAX_CLIP_BYTES} if self._uploads else {}
+
+    @property
+    def creating(self) -> bool:
+        """Whether a voice is being created (or deleted) right now."""
+        return self._lock.locked()
+
+    @staticmethod
+    def handles(event_type: str) -> bool:
+        """Whether an event is one of ours."""
+        return event_type in (VOICE_CREATE, VOICE_DELETE)
+
+    def _engine(self) -> LiveVoices | None:
+        engine = self._service.engines.get("csm")
+        return cast(LiveVoices, engine) if engine is not None else None
+
+    def load_stored(self) -> None:
+        """Before the engines start: hand the stored voices to CSM (it builds them as it loads)."""
+        engine = self._engine()
+        stored = self._store.load()
+        if engine is None:
+            if stored:
+                _LOGGER.info("%d created CSM voices are kept but CSM is not enabled", len(stored))
+            return
+        for name in engine.add_stored_voices(stored):
+            _LOGGER.warning(
+                "Created voice %s is shadowed by csm.voices in the config file (same name)", name
+            )
+
+    async def answer(self, event: Event) -> Event:
+        """The reply to a voice event: its success event, or an Error saying what was wrong."""
+        started = time.monotonic()
+        action = "create" if event.type == VOICE_CREATE else "delete"
+        name = echo((event.data or {}).get("name"))
+        try:
+            reply, detail = await (
+                self._create(event) if action == "create" else self._delete(event)
+            )
+        except (VoiceAdminError, BadRequestError) as err:
+            code = err.code
+            _LOGGER.info("Voice %s %s refused (%s): %s", action, name, code, err)
+            return Error(text=str(err), code=code).event()
+        except Exception as err:  # a model failure must not end the connection
+            _LOGGER.error("Voice %s %s failed: %s: %s", action, name, type(err).__name__, err)
+            _LOGGER.debug("Voice %s failure", action, exc_info=err)
+            text = f"the voice could not be {action}d ({type(err).__name__}: {err}); see the log"
+            return Error(text=text, code="csm-failed").event()
+        _LOGGER.info(
+            "Voice %s %s done in %.2f s%s", action, name, time.monotonic() - started, detail
+        )
+        return reply
+
+    def _ready_engine(self) -> LiveVoices:
+        if not self._uploads:
+            raise VoiceAdminError(
+                "uploads-off",
+                "voice uploads are off on this server; set csm.voice_uploads: true in its "
+                "config (the Wyoming port has no authentication: only on a trusted network)",
+            )
+        engine = self._engine()
+        if engine is None:
+            raise VoiceAdminError(
+                "csm-not-running", "CSM is not enabled on this server; add csm to tts.engines"
+            )
+        status = engine.status()
+        state = getattr(status, "state", None)
+        if state != EngineState.READY:
+            if state == EngineState.IDLE:
+                engine.ensure_loading()
+            detail = getattr(status, "detail", "") or ""
+            raise VoiceAdminError(
+                "csm-not-running",
+                f"CSM is not ready ({state}{': ' + detail if detail else ''}); try again once "
+                "`wyoming-verba health` shows csm ready",
+            )
+        return engine
+
+    async def _create(self, event: Event) -> tuple[Event, str]:
+        engine = self._ready_engine()
+        request = VoiceCreate.from_event(event)
+        if self._lock.locked():
+            raise VoiceAdminError("busy", "another voice is being created; try again in a moment")
+        async with self._lock:
+            if engine.voice_origin(request.name) is not None or self._store.has(request.name):
+                raise VoiceAdminError(
+                    "name-taken", f"a voice named {request.name!r} exists; choose another name"
+                )
+            count = self._store.count()
+            if count >= self._max_voices:
+                raise VoiceAdminError(
+                    "too-many-voices",
+                    f"this server already has {count} created voices (csm.max_voices); "
+                    "delete one first",
+                )
+            clip = await asyncio.to_thread(to_clip, request)
+            speaker = request.speaker if request.speaker is not None else 0
+            await _engine_call(engine.check_voice(clip.size, request.transcript, speaker))
+            profile = await _stored(self._store, request.name, clip, request.transcript, speaker)
+            try:
+                await _engine_call(engine.add_voice(profile, FREE_SLOT_WAIT_S))
+            except BaseException:
+                with contextlib.suppress(VoiceStoreError):
+                    await asyncio.to_thread(self._store.delete, request.name)
+                raise
+        self._service.refresh_voices()
+        detail = f" (clip {clip.size / CLIP_RATE:.1f} s, {len(request.transcript)} chars)"
+        return VoiceCreated(request.name).event(), detail
+
+    async def _delete(self, event: Event) -> tuple[Event, str]:
+        engine = self._ready_engine()
+        name = VoiceDelete.from_event(event).name
+        async with self._lock:
+            origin = engine.voice_origin(name)
+            if origin == "config":
+                raise VoiceAdminError(
+                    "not-deletable",
+                    f"voice {name!r} comes from csm.voices in the config file; remove it there",
+                )
+            if origin is None or not self._store.has(name):
+                raise VoiceAdminError("unknown-voice", f"there is no created voice {name!r}")
+            try:
+                await asyncio.to_thread(self._store.delete, name)
+            except VoiceStoreError as err:
+                raise VoiceAdminError("storage", str(err)) from err
+            engine.remove_voice(name)
+        self._service.refresh_voices()
+        return VoiceDeleted(name).event(), ""
+
+
+def to_clip(request: VoiceCreate) -> Pcm:
+    """The payload as 24 kHz mono 16-bit PCM (stereo is averaged); VoiceAdminError if it is not
+    whole 16-bit frames."""
+    frame_bytes = request.width * request.channels
+    if not request.audio or len(request.audio) % frame_bytes:
+        raise VoiceAdminError(
+            "bad-audio",
+            f"the payload must be whole {request.channels}-channel 16-bit frames "
+            f"({len(request.audio)} bytes)",
+        )
+    samples = np.frombuffer(request.audio, dtype="<i2").reshape(-1, request.channels)
+    mono = samples.mean(axis=1).round().astype(np.int16) if request.channels > 1 else samples[:, 0]
+    resampler = Resampler(request.rate, CLIP_RATE)
+    return np.concatenate([resampler.process(mono), resampler.flush()]).astype(np.int16)
+
+
+async def _stored(
+    store: VoiceStore, name: str, clip: Pcm, transcript: str, speaker: int
+) -> CsmVoiceProfile:
+    try:
+        return await asyncio.to_thread(store.save, name, clip, transcript, speaker)
+    except VoiceStoreError as err:
+        raise VoiceAdminError("storage", str(err)) from err
+
+
+async def _engine_call(call: Awaitable[None]) -> None:
+    """Await an engine call, turning its refusals (a voice error has a code) into ours."""
+    try:
+        await call
+    except VoiceRefusedError as err:
+        raise VoiceAdminError(err.code, str(err)) from err
+    except EngineError as err:
+        raise VoiceAdminError("csm-failed", str(err)) from err

@@ -1,0 +1,118 @@
+"""Created CSM voices on disk: `<server.data_dir>/voices/<name>/` holds clip.wav + profile.json.
+
+A voice is written into a hidden temporary folder and renamed into place, and deleted by renaming
+it away first, so a crash never leaves half a voice that the next start would load.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import uuid
+import wave
+from pathlib import Path
+
+from wyoming_verba.config.load import CsmVoiceProfile
+from wyoming_verba.core.audio import Pcm
+from wyoming_verba.protocol.voice_events import MAX_NAME_CHARS
+
+_LOGGER = logging.getLogger(__name__)
+
+CLIP_FILE = "clip.wav"
+PROFILE_FILE = "profile.json"
+CLIP_RATE = 24000  # CSM's rate: a stored clip needs no resampling when it is loaded
+
+
+class VoiceStoreError(Exception):
+    """A voice could not be written or removed; the message names the path and the cause."""
+
+
+def _check_clip(path: Path) -> None:
+    """A stored clip must be what save() writes: a bad one must not stop CSM from loading."""
+    if not path.is_file():
+        raise ValueError(f"{CLIP_FILE} is missing")
+    with wave.open(str(path), "rb") as wav:
+        shape = (wav.getframerate(), wav.getnchannels(), wav.getsampwidth())
+        if shape != (CLIP_RATE, 1, 2) or wav.getnframes() == 0:
+            raise ValueError(f"{CLIP_FILE} is not 24 kHz 16-bit mono audio")
+
+
+class VoiceStore:
+    """The created voices under one folder."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.root = data_dir / "voices"
+
+    def load(self) -> list[CsmVoiceProfile]:
+        """Every stored voice, by name; unreadable ones are skipped with a warning."""
+        if not self.root.is_dir():
+            return []
+        profiles = []
+        for folder in sorted(self.root.iterdir()):
+            if folder.name.startswith(".") or not folder.is_dir():
+                continue
+            profile = self._read(folder)
+            if profile is not None:
+                profiles.append(profile)
+        return profiles
+
+    def _read(self, folder: Path) -> CsmVoiceProfile | None:
+        try:
+            meta = json.loads((folder / PROFILE_FILE).read_text(encoding="utf-8"))
+            transcript, speaker = meta["transcript"], meta["speaker"]
+            if not isinstance(transcript, str) or not transcript:
+                raise ValueError("'transcript' must be a non-empty string")
+            if isinstance(speaker, bool) or not isinstance(speaker, int) or speaker < 0:
+                raise ValueError("'speaker' must be a whole number")
+            _check_clip(folder / CLIP_FILE)
+        except (OSError, ValueError, KeyError, TypeError, EOFError, wave.Error) as err:
+            _LOGGER.warning("Skipping the stored CSM voice in %s: %s", folder, err)
+            return None
+        return CsmVoiceProfile(folder.name, speaker, folder / CLIP_FILE, transcript)
+
+    def count(self) -> int:
+        """How many voices are stored (readable or not: each takes a place)."""
+        if not self.root.is_dir():
+            return 0
+        return sum(1 for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+    def has(self, name: str) -> bool:
+        """Whether a voice of that name is stored."""
+        return (self.root / name).is_dir()
+
+    def save(self, name: str, clip: Pcm, transcript: str, speaker: int) -> CsmVoiceProfile:
+        """Write a voice (clip: 24 kHz mono 16-bit); VoiceStoreError when that fails."""
+        assert len(name) <= MAX_NAME_CHARS and "/" not in name and not name.startswith(".")
+        temporary = self.root / f".new-{name}-{uuid.uuid4().hex[:8]}"
+        target = self.root / name
+        try:
+            temporary.mkdir(parents=True)
+            with wave.open(str(temporary / CLIP_FILE), "wb") as wav:
+                wav.setnchannels(1)
+                wav.setsampwidth(2)
+                wav.setframerate(CLIP_RATE)
+                wav.writeframes(clip.astype("<i2").tobytes())
+            meta = {"transcript": transcript, "speaker": speaker}
+            (temporary / PROFILE_FILE).write_text(
+                json.dumps(meta, ensure_ascii=False), encoding="utf-8"
+            )
+            temporary.rename(target)  # atomic; fails if the name was taken meanwhile
+        except OSError as err:
+            shutil.rmtree(temporary, ignore_errors=True)
+            raise VoiceStoreError(
+                f"cannot store voice {name!r} in {self.root} ({err.strerror or err}); make "
+                "server.data_dir writable"
+            ) from err
+        return CsmVoiceProfile(name, speaker, target / CLIP_FILE, transcript)
+
+    def delete(self, name: str) -> None:
+        """Remove a stored voice; VoiceStoreError when that fails."""
+        doomed = self.root / f".old-{name}-{uuid.uuid4().hex[:8]}"
+        try:
+            (self.root / name).rename(doomed)
+        except OSError as err:
+            raise VoiceStoreError(
+                f"cannot remove voice {name!r} from {self.root} ({err.strerror or err})"
+            ) from err
+        shutil.rmtree(doomed, ignore_errors=True)
