@@ -17,7 +17,7 @@ import torch
 
 from tests.fakes.fake_edge import FakeEdgeService
 from tests.support.serving import ServerFactory, merge
-from wyoming_verba.config.load import Config, parse_config
+from wyoming_verba.config import Config, parse_config
 from wyoming_verba.server.server import VerbaServer
 
 torch.set_num_threads(1)

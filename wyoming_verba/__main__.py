@@ -12,7 +12,7 @@ from pathlib import Path
 
 from wyoming_verba import __version__
 from wyoming_verba.cli import commands
-from wyoming_verba.config.load import ConfigError
+from wyoming_verba.config import ConfigError
 from wyoming_verba.protocol.client import SynthesisFailedError
 
 DEFAULT_URI = "tcp://127.0.0.1:10200"

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CARRY = ".bench-device"  # ignored by .gitignore
 WHEELS = f"{CARRY}/wheels"
 MISSING = ("av==18.1.0", "voluptuous==0.16.0")  # what the machine lacks on the import path

@@ -27,7 +27,7 @@ from wyoming_verba.engines.csm.model.slots import SlotState
 from wyoming_verba.engines.csm.model.step import FrameStep
 from wyoming_verba.engines.csm.startup.compile_cache import CacheUse, open_cache
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def model_ref(model_dir: str | None, size: str) -> str:

@@ -20,7 +20,7 @@ from wyoming.tts import Synthesize
 
 from benchmarks.common import summary, write_results
 from tests.fakes.fake_edge import FakeEdgeService
-from wyoming_verba.config.load import parse_config
+from wyoming_verba.config import parse_config
 from wyoming_verba.server.server import VerbaServer
 
 TEXT = "The kitchen lights are now off. Tomorrow will be sunny with a high of twenty one degrees."

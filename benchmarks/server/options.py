@@ -21,7 +21,7 @@ from wyoming.tts import Synthesize
 
 from benchmarks.common import summary, write_results
 from tests.fakes.tiny_csm import build_tiny_csm
-from wyoming_verba.config.load import parse_config
+from wyoming_verba.config import parse_config
 from wyoming_verba.server.server import VerbaServer
 
 TEXT = "Hi there. Lights off."

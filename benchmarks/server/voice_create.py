@@ -19,7 +19,7 @@ import torch
 from wyoming.client import AsyncClient
 
 from benchmarks.common import summary, write_results
-from wyoming_verba.config.load import parse_config
+from wyoming_verba.config import parse_config
 from wyoming_verba.protocol.voice_events import VoiceCreate, VoiceDelete
 from wyoming_verba.server.server import VerbaServer
 

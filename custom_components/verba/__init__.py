@@ -14,9 +14,9 @@ from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
-from .api import CannotConnectError, NotVerbaServerError, VerbaClient
 from .const import DOMAIN
-from .models import ServerInfo
+from .protocol.client import CannotConnectError, VerbaClient
+from .protocol.info import NotVerbaServerError, ServerInfo
 
 _LOGGER = logging.getLogger(__name__)
 

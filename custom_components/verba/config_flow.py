@@ -11,10 +11,10 @@ from homeassistant.core import callback
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 
 from . import VerbaConfigEntry, is_server_id
-from .api import CannotConnectError, NotVerbaServerError, VerbaClient
 from .const import DEFAULT_PORT, DOMAIN, TXT_SERVER_ID
-from .models import ServerInfo
 from .options_flow import VerbaOptionsFlow
+from .protocol.client import CannotConnectError, VerbaClient
+from .protocol.info import NotVerbaServerError, ServerInfo
 
 _SERVER_SCHEMA = vol.Schema(
     {

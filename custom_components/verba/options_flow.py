@@ -31,12 +31,15 @@ from .const import (
     SPEAKER_DEFAULT,
     SPEAKERS,
 )
-from .models import ServerInfo, VoiceEntry, base_language
-from .settings import Settings
-from .speaking import PITCH_PATTERN
+from .protocol.info import ServerInfo, VoiceEntry, base_language
+from .protocol.options import RATE_RANGE
+from .protocol.prosody import VOLUME_RANGE
+from .settings import Settings, valid_pitch
 
 # The language step's choice that removes a language's voice (the server's default applies).
 LANGUAGE_DEFAULT = "default"
+# The useful part of the server's temperature range (protocol.options.TEMPERATURE_RANGE, 0-5).
+TEMPERATURE_UI_MAX = 2
 
 
 def _select(options: list[SelectOptionDict]) -> SelectSelector:
@@ -58,13 +61,15 @@ def _percent_slider(low: int, high: int) -> NumberSelector:
 def _speaking_schema(options: dict[str, Any]) -> vol.Schema:
     """Rate and volume as percent sliders (0 = the server's own), pitch and temperature optional."""
     temperature = NumberSelector(
-        NumberSelectorConfig(min=0, max=2, step=0.05, mode=NumberSelectorMode.BOX)
+        NumberSelectorConfig(min=0, max=TEMPERATURE_UI_MAX, step=0.05, mode=NumberSelectorMode.BOX)
     )
     return vol.Schema(
         {
-            vol.Required(ATTR_RATE, default=options.get(ATTR_RATE, 0)): _percent_slider(-50, 100),
+            vol.Required(ATTR_RATE, default=options.get(ATTR_RATE, 0)): _percent_slider(
+                *RATE_RANGE
+            ),
             vol.Required(ATTR_VOLUME, default=options.get(ATTR_VOLUME, 0)): _percent_slider(
-                -100, 100
+                *VOLUME_RANGE
             ),
             vol.Optional(
                 ATTR_PITCH, description={"suggested_value": options.get(ATTR_PITCH)}
@@ -205,7 +210,7 @@ class VerbaOptionsFlow(OptionsFlow):
         errors: dict[str, str] = {}
         if user_input is not None:
             pitch = str(user_input.get(ATTR_PITCH) or "").strip()
-            if pitch and not PITCH_PATTERN.fullmatch(pitch):
+            if pitch and not valid_pitch(pitch):
                 errors[ATTR_PITCH] = "invalid_pitch"
             else:
                 kept = {

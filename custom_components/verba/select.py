@@ -15,7 +15,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from . import VerbaConfigEntry
 from .const import CONF_BACKEND, CONF_SPEAKER, CONF_VOICE, SPEAKER_DEFAULT, SPEAKERS
 from .entity import VerbaEntity
-from .models import ServerInfo
+from .protocol.info import ServerInfo
 from .services import voices_changed_signal
 from .settings import Settings
 

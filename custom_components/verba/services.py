@@ -18,9 +18,11 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 
 from . import VerbaConfigEntry
-from .api import CannotConnectError, NotVerbaServerError, VoiceRefusedError
-from .clip import ClipError, read_clip
 from .const import DOMAIN
+from .protocol.client import CannotConnectError, VoiceRefusedError
+from .protocol.clip import ClipError
+from .protocol.clip_file import read_clip
+from .protocol.info import NotVerbaServerError
 
 SERVICE_CREATE_VOICE = "create_voice"
 SERVICE_DELETE_VOICE = "delete_voice"
@@ -103,22 +105,23 @@ async def _create_voice(call: ServiceCall) -> None:
     entry = _entry(call)
     path = clip_path(call.hass, call.data[ATTR_AUDIO])
     try:
-        pcm, rate = await call.hass.async_add_executor_job(read_clip, path)
+        # Checked with the server's clip rule before anything is uploaded.
+        clip = await call.hass.async_add_executor_job(read_clip, path)
     except ClipError as err:
         raise _error("audio_unreadable", error=str(err)) from err
-    name = call.data[ATTR_NAME].removeprefix("csm:")
     transcript, speaker = call.data[ATTR_TRANSCRIPT], call.data.get(ATTR_SPEAKER)
-    request = entry.runtime_data.client.create_voice(name, transcript, speaker, pcm, rate)
+    request = entry.runtime_data.client.create_voice(
+        call.data[ATTR_NAME], transcript, clip, speaker
+    )
     await _ask(call.hass, entry, request)
 
 
 async def _delete_voice(call: ServiceCall) -> None:
     entry = _entry(call)
-    name = call.data[ATTR_NAME].removeprefix("csm:")
-    await _ask(call.hass, entry, entry.runtime_data.client.delete_voice(name))
+    await _ask(call.hass, entry, entry.runtime_data.client.delete_voice(call.data[ATTR_NAME]))
 
 
-async def _ask(hass: HomeAssistant, entry: VerbaConfigEntry, request: Awaitable[None]) -> None:
+async def _ask(hass: HomeAssistant, entry: VerbaConfigEntry, request: Awaitable[str]) -> None:
     """Run a voice request, then re-read the server's voices so the selects list them."""
     data = entry.runtime_data
     try:

@@ -1,7 +1,9 @@
 """The settings stored in the entry's options, their defaults, and the voice for a language.
 
 The options are the one source of truth: the options flow and the selects both write them, the
-TTS entity and the selects read them through Settings.
+TTS entity and the selects read them through Settings. Speaking options (rate, volume, pitch,
+temperature) reach the server in synthesize's context["verba"], which only this integration
+sends; the server checks every value and ignores what the chosen engine cannot honour.
 """
 
 from __future__ import annotations
@@ -10,9 +12,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .const import CONF_BACKEND, CONF_LANGUAGE_VOICES, CONF_SPEAKER, CONF_VOICE
-from .models import ServerInfo, base_language, speaks
-from .speaking import speak_defaults
+from .const import (
+    ATTR_PITCH,
+    ATTR_RATE,
+    ATTR_TEMPERATURE,
+    ATTR_VOLUME,
+    CONF_BACKEND,
+    CONF_LANGUAGE_VOICES,
+    CONF_SPEAKER,
+    CONF_VOICE,
+    SPEAK_OPTIONS,
+)
+from .protocol.info import ServerInfo, base_language, speaks
+from .protocol.options import percent
+from .protocol.prosody import check_pitch
 
 
 @dataclass(frozen=True)
@@ -73,3 +86,33 @@ class Settings:
         if voice is not None and voice.startswith("csm:"):
             return self.speaker
         return None
+
+
+def valid_pitch(value: str) -> bool:
+    """Whether a pitch change is one the server takes (the protocol's format and ranges)."""
+    try:
+        check_pitch(value)
+    except ValueError:
+        return False
+    return True
+
+
+def speak_defaults(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The defaults the options flow stored; a 0 % rate or volume means the server's own."""
+    defaults: dict[str, Any] = {}
+    for key in (ATTR_RATE, ATTR_VOLUME):
+        value = options.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value:
+            defaults[key] = percent(int(value))
+    pitch = options.get(ATTR_PITCH)
+    if isinstance(pitch, str) and valid_pitch(pitch.strip()):
+        defaults[ATTR_PITCH] = pitch.strip()
+    temperature = options.get(ATTR_TEMPERATURE)
+    if isinstance(temperature, int | float) and not isinstance(temperature, bool):
+        defaults[ATTR_TEMPERATURE] = float(temperature)
+    return defaults
+
+
+def request_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The speaking options of a request (HA merged the entity's defaults in), unset ones out."""
+    return {key: options[key] for key in SPEAK_OPTIONS if options.get(key) not in (None, "")}

@@ -12,12 +12,11 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import VerbaConfigEntry
-from .api import AudioFormat, CannotConnectError, SynthesisError
 from .const import ATTR_SPEAKER, DOMAIN, SPEAK_OPTIONS
 from .entity import VerbaEntity
-from .settings import Settings
-from .speaking import request_options
-from .wav import streaming_wav_header, wav_bytes
+from .protocol.client import CannotConnectError, SynthesisFailedError
+from .protocol.wav import AudioFormat, streaming_wav_header, wav_bytes
+from .settings import Settings, request_options
 
 PARALLEL_UPDATES = 0
 
@@ -32,7 +31,7 @@ async def async_setup_entry(
 
 
 def _error(err: Exception) -> HomeAssistantError:
-    if isinstance(err, SynthesisError):
+    if isinstance(err, SynthesisFailedError):
         return HomeAssistantError(
             translation_domain=DOMAIN,
             translation_key="synthesis_failed",
@@ -108,7 +107,7 @@ class VerbaTtsEntity(VerbaEntity, TextToSpeechEntity):
         try:
             speech = client.stream(message, voice, speaker, audio_format, request_options(options))
             pcm = b"".join([chunk async for chunk in speech])
-        except (SynthesisError, CannotConnectError) as err:
+        except (SynthesisFailedError, CannotConnectError) as err:
             raise _error(err) from err
         return "wav", wav_bytes(pcm, audio_format)
 
@@ -128,7 +127,7 @@ class VerbaTtsEntity(VerbaEntity, TextToSpeechEntity):
                         header_sent = True
                         yield streaming_wav_header(audio_format)
                     yield chunk
-            except (SynthesisError, CannotConnectError) as err:
+            except (SynthesisFailedError, CannotConnectError) as err:
                 raise _error(err) from err
             if not header_sent:
                 yield streaming_wav_header(audio_format)

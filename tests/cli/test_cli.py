@@ -269,3 +269,30 @@ def test_say_with_empty_text_reports_no_audio(tmp_path: Path) -> None:
     assert result.stdout.startswith(f"wrote {out}: 0.00 s of audio at 24000 Hz; no audio (nothing")
     with wave.open(str(out)) as wav:
         assert wav.getnframes() == 0
+
+
+def write_tone(path: Path, seconds: float, rate: int) -> Path:
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(bytes(2 * int(seconds * rate)))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("seconds", "rate", "words"),
+    [
+        (60.0, 48000, "the clip is 60.0 s long; it must be 1-30 s"),
+        (0.5, 16000, "the clip is 0.5 s long; it must be 1-30 s"),
+        (2.0, 6000, "'rate' must be 8000-48000 Hz (got 6000)"),
+    ],
+)
+def test_voice_add_checks_the_clip_rule_before_connecting(
+    tmp_path: Path, seconds: float, rate: int, words: str
+) -> None:
+    clip = write_tone(tmp_path / "phone.wav", seconds, rate)
+    # Nothing listens on port 9: any attempt to upload would be "cannot talk to".
+    result = run_cli("voice", "add", "--uri", "tcp://127.0.0.1:9", "x", str(clip), "Hi.")
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: voice add x: {words}"), result.stderr

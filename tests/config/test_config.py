@@ -13,7 +13,7 @@ import pytest
 import voluptuous as vol
 import yaml
 
-from wyoming_verba.config.load import ConfigError, Overrides, load_config, parse_config
+from wyoming_verba.config import ConfigError, Overrides, load_config, parse_config
 from wyoming_verba.config.schema import SCHEMA
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,14 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from custom_components.verba.api import (
+from custom_components.verba.protocol.client import (
     AudioFormat,
     CannotConnectError,
-    NotVerbaServerError,
-    SynthesisError,
+    SynthesisFailedError,
     Timings,
 )
-from custom_components.verba.models import ServerInfo, VoiceEntry
+from custom_components.verba.protocol.info import NotVerbaServerError, ServerInfo, VoiceEntry
 
 SERVER_ID = "0123456789abcdef0123456789abcdef"
 OTHER_SERVER_ID = "fedcba9876543210fedcba9876543210"
@@ -59,7 +58,7 @@ class Request:
 
     text: str
     voice: str | None
-    speaker: str | None
+    speaker: int | str | None
     streamed: bool
     options: dict[str, Any] = field(default_factory=dict)  # what goes in context["verba"]
 
@@ -70,7 +69,7 @@ class FakeServers:
 
     at: dict[tuple[str, int], ServerInfo | Exception] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
-    error: str | None = None  # the next requests fail with this SynthesisError text
+    error: str | None = None  # the next requests fail with this SynthesisFailedError text
 
     def client(self, host: str, port: int) -> FakeVerbaClient:
         return FakeVerbaClient(self, host, port)
@@ -98,7 +97,7 @@ class FakeVerbaClient:
         self,
         text: AsyncIterator[str] | str,
         voice: str | None,
-        speaker: str | None,
+        speaker: int | str | None,
         audio_format: AudioFormat,
         options: Mapping[str, Any] | None = None,
     ) -> AsyncGenerator[bytes]:
@@ -108,7 +107,7 @@ class FakeVerbaClient:
         self.servers.requests.append(Request(whole, voice, speaker, streamed, dict(options or {})))
         self.last = Timings(streaming=streamed, chars=len(whole), first_audio_ms=1.0)
         if self.servers.error is not None:
-            raise SynthesisError(self.servers.error)
+            raise SynthesisFailedError(self.servers.error)
         audio_format.rate, audio_format.width, audio_format.channels = 24000, 2, 1
         yield tone(2400).tobytes()
         self.last.total_ms, self.last.audio_s = 2.0, 0.1

@@ -1,4 +1,5 @@
-"""The integration's client against misbehaving servers on loopback: nothing waits for 120 s."""
+"""The protocol client, as the integration vendors it, against misbehaving servers on loopback:
+nothing waits for 120 s."""
 
 from __future__ import annotations
 
@@ -7,19 +8,14 @@ import socket
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from unittest.mock import patch
 
 import pytest
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
 from wyoming.server import AsyncEventHandler, AsyncTcpServer
 
-from custom_components.verba.api import (
-    AudioFormat,
-    CannotConnectError,
-    NotVerbaServerError,
-    VerbaClient,
-)
+from custom_components.verba.protocol.client import AudioFormat, CannotConnectError, VerbaClient
+from custom_components.verba.protocol.info import NotVerbaServerError
 
 from .helpers import free_port, info_server, tts_info
 
@@ -64,10 +60,10 @@ async def drain(client: VerbaClient, text: AsyncIterator[str] | str) -> None:
 
 
 async def test_connect_times_out() -> None:
-    with unanswered_port() as port, patch("custom_components.verba.api.CONNECT_TIMEOUT", 0.3):
+    with unanswered_port() as port:
         started = time.monotonic()
         with pytest.raises(CannotConnectError):
-            await drain(VerbaClient("127.0.0.1", port), "Hello.")
+            await drain(VerbaClient("127.0.0.1", port, connect_timeout=0.3), "Hello.")
         assert time.monotonic() - started < 2
 
 
@@ -91,11 +87,8 @@ async def test_a_silent_server_times_out_and_a_closed_one_fails_at_once() -> Non
         yield "Hello."
 
     async with silent_server() as port, silent_server(close_after_s=0.1) as closing:
-        with (
-            patch("custom_components.verba.api.READ_TIMEOUT", 0.3),
-            pytest.raises(CannotConnectError),
-        ):
-            await drain(VerbaClient("127.0.0.1", port), words())
+        with pytest.raises(CannotConnectError):
+            await drain(VerbaClient("127.0.0.1", port, read_timeout=0.3), words())
         started = time.monotonic()
         with pytest.raises(CannotConnectError, match="closed the connection"):
             await drain(VerbaClient("127.0.0.1", closing), "Hello.")
@@ -166,3 +159,30 @@ async def test_options_ride_in_context_verba_plain_and_streamed() -> None:
         "verba": {"pitch": "+1Hz"}
     }
     assert "context" not in bare.data
+
+
+async def test_a_speaker_alone_rides_without_a_voice_plain_and_streamed() -> None:
+    seen: list[Event] = []
+
+    async def pieces() -> AsyncIterator[str]:
+        yield "Hi."
+
+    async with recording_server(seen) as port:
+        client = VerbaClient("127.0.0.1", port)
+        async for _chunk in client.stream("Hi.", None, "1", AudioFormat()):
+            pass
+        async for _chunk in client.stream(pieces(), None, 2, AudioFormat()):
+            pass
+    plain, start = seen[0], seen[1]
+    assert plain.type == "synthesize" and plain.data["voice"] == {"speaker": "1"}
+    assert start.type == "synthesize-start" and start.data["voice"] == {"speaker": "2"}
+
+
+async def test_a_speaker_the_server_would_refuse_is_refused_with_its_message() -> None:
+    from custom_components.verba.protocol.client import SynthesisFailedError
+
+    seen: list[Event] = []
+    async with recording_server(seen) as port:
+        with pytest.raises(SynthesisFailedError, match="'voice.speaker' must be a whole number"):
+            await anext(VerbaClient("127.0.0.1", port).stream("Hi.", None, "two", AudioFormat()))
+    assert seen == []  # nothing was sent

@@ -162,3 +162,21 @@ async def test_speaking_defaults_are_set_checked_and_cleared(
     assert mock_entry.options == {CONF_BACKEND: "edge", "rate": 0, "volume": 0}
     await hass.async_block_till_done()
     assert tts_entity.default_options is None
+
+
+async def test_a_pitch_the_server_would_refuse_is_refused_in_the_flow(
+    hass: HomeAssistant, mock_entry: MockConfigEntry
+) -> None:
+    # The protocol's pitch rule (format and ranges), not a format alone: +600Hz used to be
+    # stored, and then every request with these defaults failed at the server.
+    result = await open_menu(hass, mock_entry, "speaking")
+    for pitch in ("+600Hz", "-60%"):
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"rate": 0, "volume": 0, "pitch": pitch}
+        )
+        assert result["errors"] == {"pitch": "invalid_pitch"}, pitch
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"rate": 0, "volume": 0, "pitch": "-500Hz"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert mock_entry.options == {"rate": 0, "volume": 0, "pitch": "-500Hz"}

@@ -12,6 +12,7 @@ import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -191,19 +192,63 @@ async def test_clips_that_cannot_be_used_are_named(
 async def test_server_refusals_come_back_translated(
     hass: HomeAssistant, entry: Any, media: Path
 ) -> None:
-    write_clip(media / "short.wav", 0.4)
+    write_clip(media / "fine.wav", 2.0)
     with pytest.raises(ServiceValidationError) as refused:
         await call(
             hass,
             "create_voice",
-            name="short",
-            transcript=TRANSCRIPT,
-            audio="media-source://media_source/local/short.wav",
+            name="wordless",
+            transcript=" ... ",
+            audio="media-source://media_source/local/fine.wav",
         )
     assert refused.value.translation_key == "voice_refused"
-    assert "0.4 s long; it must be 1-30 s" in str(refused.value.translation_placeholders)
+    assert "the transcript has no words" in str(refused.value.translation_placeholders)
     message = str(refused.value)
-    assert message.startswith("The Verba TTS server refused: the clip is 0.4 s long"), message
+    assert message.startswith("The Verba TTS server refused: the transcript has no words"), message
+
+
+@pytest.mark.parametrize(
+    ("seconds", "rate", "words"),
+    [
+        (0.4, 16000, "the clip is 0.4 s long; it must be 1-30 s"),
+        # A phone recording: 60 s at 48 kHz. It used to end as "connection reset by peer".
+        (60.0, 48000, "the clip is 60.0 s long; it must be 1-30 s"),
+    ],
+)
+async def test_the_clip_rule_is_checked_before_upload_with_the_servers_words(
+    hass: HomeAssistant, entry: Any, media: Path, seconds: float, rate: int, words: str
+) -> None:
+    write_clip(media / "clip.wav", seconds, rate=rate)
+    with (
+        patch("custom_components.verba.protocol.client.AsyncTcpClient") as connect,
+        pytest.raises(ServiceValidationError) as refused,
+    ):
+        await call(
+            hass,
+            "create_voice",
+            name="x",
+            transcript=TRANSCRIPT,
+            audio="media-source://media_source/local/clip.wav",
+        )
+    assert not connect.called  # nothing was uploaded
+    assert refused.value.translation_key == "audio_unreadable"
+    assert words in refused.value.translation_placeholders["error"]
+    assert str(refused.value).startswith(f"The clip cannot be used: {words}"), refused.value
+
+
+async def test_a_96_khz_wav_is_taken_as_the_cli_takes_it(
+    hass: HomeAssistant, entry: Any, media: Path
+) -> None:
+    write_clip(media / "studio.wav", 2.0, rate=96000)
+    await call(
+        hass,
+        "create_voice",
+        name="studio",
+        transcript=TRANSCRIPT,
+        audio="media-source://media_source/local/studio.wav",
+    )
+    assert "csm:studio" in voice_options(hass, entry)
+    await call(hass, "delete_voice", name="studio")
 
 
 async def test_an_unreachable_server_is_a_home_assistant_error(

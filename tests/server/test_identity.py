@@ -13,7 +13,7 @@ from wyoming.info import Describe, Info
 
 from tests.support.process import run_cli
 from tests.support.serving import ServerFactory, read_until, uri_of
-from wyoming_verba.config.load import ConfigError
+from wyoming_verba.config import ConfigError
 from wyoming_verba.server.identity import ID_FILE, load_server_id
 
 

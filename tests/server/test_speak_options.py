@@ -14,7 +14,7 @@ from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, Synthesize
 from tests.fakes.fake_edge import FakeEdgeService
 from tests.support.serving import ServerFactory, audio_of, merge, read_until, types_of, uri_of
 from wyoming_verba.core.text import split_sentences
-from wyoming_verba.engines.csm.generation.fitting import frame_budget
+from wyoming_verba.engines.csm.generation.reply import frame_budget
 
 TEXT = "Hello there. The lights in the kitchen are now off."
 SHORT = "Hi there. Lights off."  # short replies keep the CPU tests quick

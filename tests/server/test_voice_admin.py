@@ -18,7 +18,8 @@ from wyoming.tts import Synthesize, SynthesizeVoice
 from tests.support.process import run_cli, server_process
 from tests.support.raw import RawClient
 from tests.support.serving import ServerFactory, audio_of, merge, read_until, uri_of
-from wyoming_verba.protocol.voice_events import MAX_CLIP_BYTES, VoiceCreate, VoiceDelete
+from wyoming_verba.protocol.clip import MAX_CLIP_BYTES
+from wyoming_verba.protocol.voice_events import VoiceCreate, VoiceDelete
 
 TRANSCRIPT = "I read stories."
 
@@ -308,7 +309,7 @@ async def test_creating_while_a_reply_speaks_leaves_that_reply_untouched(
     ],
 )
 def test_voice_upload_keys_are_validated(csm: dict[str, Any], message: str) -> None:
-    from wyoming_verba.config.load import ConfigError, parse_config
+    from wyoming_verba.config import ConfigError, parse_config
 
     with pytest.raises(ConfigError) as err:
         parse_config({"csm": csm}, environ={})

@@ -80,3 +80,10 @@ def test_a_damaged_clip_is_skipped_so_csm_still_loads(
     (tmp_path / "voices" / "damaged" / "clip.wav").write_bytes(b"RIFF\x00\x00")
     assert store.load() == [] and store.count() == 1
     assert "Skipping the stored CSM voice" in caplog.text
+
+
+def test_clips_are_kept_at_the_protocols_rate(tmp_path: Path) -> None:
+    from wyoming_verba.protocol.clip import CLIP_RATE
+    from wyoming_verba.server import voice_store
+
+    assert voice_store.CLIP_RATE is CLIP_RATE == 24000

@@ -23,7 +23,7 @@ import ifaddr
 from zeroconf import IPVersion, ServiceStateChange
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from wyoming_verba.config.load import parse_config
+from wyoming_verba.config import parse_config
 from wyoming_verba.server.server import VerbaServer
 from wyoming_verba.server.zeroconf import SERVICE_TYPE, advertised_address
 

@@ -11,10 +11,12 @@ import socket
 import sys
 from pathlib import Path
 
-from wyoming_verba.config.load import Config, Overrides, load_config
+from wyoming_verba.config import Config, Overrides, load_config
 from wyoming_verba.config.uris import parse_tcp_uri
 
 _LISTEN_ERRNOS = {errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES}
+VOICE_ADD_TIMEOUT_S = 300.0  # a creation encodes and prefills the clip on a busy server
+VOICE_DELETE_TIMEOUT_S = 30.0
 
 
 class CommandError(Exception):
@@ -226,20 +228,30 @@ def bench(args: argparse.Namespace) -> int:
 
 
 def voice(args: argparse.Namespace) -> int:
-    """`voice add NAME CLIP TRANSCRIPT` / `voice delete NAME`: manage created CSM voices."""
-    from wyoming_verba.protocol.voice_client import VoiceRequestError, create_voice, delete_voice
+    """`voice add NAME CLIP TRANSCRIPT` / `voice delete NAME`: manage created CSM voices.
+
+    The clip is read and checked with the server's clip rule before anything is uploaded.
+    """
+    from wyoming_verba.protocol.client import CannotConnectError, VerbaClient, VoiceRefusedError
+    from wyoming_verba.protocol.clip import ClipError
+    from wyoming_verba.protocol.clip_file import read_clip
+
+    async def run() -> str:
+        if args.action == "add":
+            clip = await asyncio.to_thread(read_clip, args.clip)
+            client = VerbaClient.from_uri(args.uri, VOICE_ADD_TIMEOUT_S)
+            return await client.create_voice(args.name, args.transcript, clip, args.speaker)
+        return await VerbaClient.from_uri(args.uri, VOICE_DELETE_TIMEOUT_S).delete_voice(args.name)
 
     try:
-        if args.action == "add":
-            name = asyncio.run(
-                create_voice(args.uri, args.name, args.clip, args.transcript, args.speaker)
-            )
-            print(f"created voice csm:{name}")
-        else:
-            name = asyncio.run(delete_voice(args.uri, args.name))
-            print(f"deleted voice csm:{name}")
-    except VoiceRequestError as err:
+        name = asyncio.run(run())
+    except (ClipError, VoiceRefusedError) as err:
         raise CommandError(f"voice {args.action} {args.name}: {err}") from err
+    except CannotConnectError as err:
+        if isinstance(err.__cause__, OSError | TimeoutError):
+            raise err.__cause__ from None  # main names the server and the cause
+        raise CommandError(f"voice {args.action} {args.name}: {err}") from err
+    print(f"{'created' if args.action == 'add' else 'deleted'} voice csm:{name}")
     return 0
 
 

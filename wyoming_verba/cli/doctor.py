@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from wyoming_verba.config.load import Config
-from wyoming_verba.protocol.client import EngineReport, describe
+from wyoming_verba.config import Config
+from wyoming_verba.protocol.client import describe
+from wyoming_verba.protocol.info import EngineReport
 
 
 class Level(StrEnum):

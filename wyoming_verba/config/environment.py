@@ -3,15 +3,14 @@ data, each checked here so a bad one is named by its variable."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from wyoming_verba.config.file import ConfigError
 from wyoming_verba.config.schema import ENGINE_ALIASES, ENGINE_NAMES
 from wyoming_verba.protocol.echo import echo
+from wyoming_verba.protocol.fields import speaker_digits
 
-_SPEAKER_DIGITS = re.compile(r"[0-9]{1,9}")  # ASCII digits: str.isdigit() also takes '²'
 _VARIABLES = {
     "tts.backend": "TTS_BACKEND",
     "csm.speaker": "SESAME_SPEAKER_ID",
@@ -43,14 +42,15 @@ def apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[s
         section(raw, "tts")["backend"] = engine
     speaker = environ.get("SESAME_SPEAKER_ID", "").strip()
     if speaker:
-        if not _SPEAKER_DIGITS.fullmatch(speaker):
+        number = speaker_digits(speaker)
+        if number is None:
             too_long = speaker.isascii() and speaker.isdigit()
             expected = "at most 9 digits" if too_long else "0 or more"
             raise ConfigError(
                 f"environment variable SESAME_SPEAKER_ID: expected a whole number, {expected} "
                 f"(got {echo(speaker)})"
             )
-        section(raw, "csm")["speaker"] = int(speaker)
+        section(raw, "csm")["speaker"] = number
     data_dir = environ.get("VERBA_DATA_DIR", "").strip()
     if data_dir:
         section(raw, "server")["data_dir"] = data_dir

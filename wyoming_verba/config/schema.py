@@ -12,8 +12,9 @@ from urllib.parse import urlsplit
 import voluptuous as vol
 
 from wyoming_verba.config.uris import parse_tcp_uri
-from wyoming_verba.engines.edge.formats import check_voice_name
+from wyoming_verba.core.voices import check_edge_voice
 from wyoming_verba.protocol.echo import echo
+from wyoming_verba.protocol.fields import MAX_SPEAKER
 from wyoming_verba.protocol.prosody import check_pitch, check_rate, check_volume
 
 ENGINE_NAMES = ("edge", "csm")
@@ -153,7 +154,6 @@ def _no_nul(value: str) -> str:
 
 
 _STR = vol.All(str, vol.Length(min=1), _no_nul)
-_MAX_SPEAKER = 999_999_999
 
 _VOICE_PROFILE = vol.Schema(
     {
@@ -162,7 +162,7 @@ _VOICE_PROFILE = vol.Schema(
             vol.Length(max=64),
             vol.Match(r"[A-Za-z0-9_.-]+\Z", msg="expected letters, digits, '_', '.' or '-'"),
         ),
-        vol.Optional("speaker", default=0): vol.All(_int, vol.Range(min=0, max=_MAX_SPEAKER)),
+        vol.Optional("speaker", default=0): vol.All(_int, vol.Range(min=0, max=MAX_SPEAKER)),
         vol.Optional("reference_audio"): _existing_file,
         vol.Optional("reference_text"): _STR,
     }
@@ -199,7 +199,7 @@ SCHEMA = vol.Schema(
             vol.Optional("engines"): vol.All([_engine], vol.Length(min=1)),
         },
         vol.Optional("edge", default={}): {
-            vol.Optional("voice"): _checked(check_voice_name),
+            vol.Optional("voice"): _checked(check_edge_voice),
             vol.Optional("rate"): _checked(check_rate),
             vol.Optional("volume"): _checked(check_volume),
             vol.Optional("pitch"): _checked(check_pitch),
@@ -214,7 +214,7 @@ SCHEMA = vol.Schema(
             vol.Optional("model"): vol.All(_STR, _checked(_no_control)),
             vol.Optional("device"): vol.Any("auto", "cuda", "cpu", vol.Match(r"cuda:\d{1,3}\Z")),
             vol.Optional("dtype"): vol.Any("bfloat16", "float16", "float32"),
-            vol.Optional("speaker"): vol.All(_int, vol.Range(min=0, max=_MAX_SPEAKER)),
+            vol.Optional("speaker"): vol.All(_int, vol.Range(min=0, max=MAX_SPEAKER)),
             vol.Optional("max_audio_s"): vol.All(_number, vol.Range(min=0.5, max=160)),
             vol.Optional("temperature"): _or_null(vol.All(_number, vol.Range(min=0, max=5))),
             vol.Optional("top_k"): _or_null(vol.All(_int, vol.Range(min=0, max=1_000_000))),

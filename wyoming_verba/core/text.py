@@ -1,4 +1,4 @@
-"""Sentence splitting for whole and streamed text.
+"""Sentence splitting for whole and streamed text, and whether a piece of text has anything to say.
 
 Sentence boundaries come from `sentence-stream` (the splitter Home Assistant and wyoming-piper use:
 abbreviations, Chinese/Japanese punctuation, markdown emphasis). Around it this module adds what
@@ -16,6 +16,7 @@ speech needs and the library does not do:
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 import regex
@@ -144,3 +145,13 @@ def split_sentences(text: str, max_chars: int = DEFAULT_MAX_SENTENCE_CHARS) -> l
     """Split a whole text into sentences."""
     splitter = SentenceSplitter(max_chars)
     return splitter.feed(text) + splitter.flush()
+
+
+# Letters, numbers and symbols (currency, math, emoji) are read out; separators, punctuation,
+# marks on their own and control/format characters (zero-width spaces, joiners, BOM) are not.
+_SPOKEN_CATEGORIES = ("L", "N", "S")
+
+
+def is_speakable(text: str) -> bool:
+    """True when some character of `text` would be spoken."""
+    return any(unicodedata.category(char)[0] in _SPOKEN_CATEGORIES for char in text)

@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from wyoming_verba.protocol.echo import echo
-from wyoming_verba.protocol.fields import BadRequestError, speaker_field
+from wyoming_verba.protocol.fields import BadRequestError, speaker_digits, speaker_field
+
+# ShortName as the voice list gives it: en-US-AriaNeural, fil-PH-AngeloNeural,
+# en-US-AndrewMultilingualNeural, zh-CN-liaoning-XiaobeiNeural (a regional variant).
+_SHORT_NAME = re.compile(r"[a-z]{2,3}-[A-Z]{2,3}-(?:[a-z]+-)?[A-Za-z0-9]+Neural")
+# The long form edge-tts also takes:
+# "Microsoft Server Speech Text to Speech Voice (en-US, AriaNeural)".
+_LONG_NAME = re.compile(
+    r"Microsoft Server Speech Text to Speech Voice \([a-z]{2,3}(?:-[A-Za-z0-9]+){1,3}, "
+    r"[A-Za-z0-9]+Neural\)"
+)
+VOICE_EXAMPLE = "a voice name such as en-US-AriaNeural or en-US-AndrewMultilingualNeural"
+
+
+def check_edge_voice(name: str) -> str:
+    """The name, if it has the form of an Edge voice; ValueError otherwise.
+
+    edge-tts accepts any voice name ending in `Neural` (a quote in it reaches the SSML); this is
+    stricter, so a bad name is refused where it is configured, not by the service.
+    """
+    if _SHORT_NAME.fullmatch(name) or _LONG_NAME.fullmatch(name):
+        return name
+    raise ValueError(f"expected {VOICE_EXAMPLE} (see `wyoming-verba voices`)")
 
 
 class UnknownVoiceError(BadRequestError):
@@ -89,9 +112,9 @@ class VoiceCatalog:
                 return VoiceChoice(candidate, voice_id, speaker_id)
         if engine == "csm" and voice_id.startswith("speaker-") and "csm" in self._voices:
             # Any bare speaker id is allowed, not only the ones listed in Info.
-            number = voice_id.removeprefix("speaker-")
-            if number.isascii() and number.isdigit() and len(number) <= 9:
-                return VoiceChoice("csm", f"speaker-{int(number)}", speaker_id)
+            number = speaker_digits(voice_id.removeprefix("speaker-"))
+            if number is not None:
+                return VoiceChoice("csm", f"speaker-{number}", speaker_id)
         if engine is not None and engine not in self._voices:
             enabled = ", ".join(sorted(self._voices))
             raise UnknownVoiceError(

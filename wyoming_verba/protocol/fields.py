@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from wyoming_verba.protocol.echo import echo, kind_of
-from wyoming_verba.protocol.errors import VerbaError
+from .echo import echo, kind_of
+from .errors import VerbaError
 
-_MAX_SPEAKER = 999_999_999
+MAX_SPEAKER = 999_999_999  # speaker ids have at most nine digits
 
 
 class BadRequestError(VerbaError):
@@ -74,19 +74,28 @@ def speaker_field(value: Any) -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     digits = value.strip() if isinstance(value, str) else ""
+    speaker: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         speaker = value
     elif digits.isascii() and digits.isdigit():
-        speaker = int(digits) if len(digits) <= 9 else _MAX_SPEAKER + 1  # no 4300-digit parse
-    else:
+        # More than nine digits is out of range, never parsed (no 4300-digit int()).
+        speaker = speaker_digits(digits) if len(digits) <= 9 else MAX_SPEAKER + 1
+    if speaker is None:
         raise BadRequestError(
             f"'voice.speaker' must be a whole number such as 0 or \"1\" (got {echo(value)})"
         )
-    if not 0 <= speaker <= _MAX_SPEAKER:
+    if not 0 <= speaker <= MAX_SPEAKER:
         raise BadRequestError(
-            f"'voice.speaker' must be between 0 and {_MAX_SPEAKER} (got {echo(value)})"
+            f"'voice.speaker' must be between 0 and {MAX_SPEAKER} (got {echo(value)})"
         )
     return speaker
+
+
+def speaker_digits(text: str) -> int | None:
+    """A speaker id written as 1-9 ASCII digits ("0", "12"); None for anything else."""
+    if 1 <= len(text) <= 9 and text.isascii() and text.isdigit():
+        return int(text)
+    return None
 
 
 def _check_unicode(key: str, value: str) -> None:

@@ -15,9 +15,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from wyoming_verba.protocol.echo import echo, kind_of
-from wyoming_verba.protocol.fields import BadRequestError
-from wyoming_verba.protocol.prosody import VOLUME_RANGE, check_pitch
+from .echo import echo, kind_of
+from .fields import BadRequestError
+from .prosody import VOLUME_RANGE, check_pitch
 
 CONTEXT_KEY = "verba"
 ALL_OPTIONS = ("rate", "volume", "pitch", "temperature")

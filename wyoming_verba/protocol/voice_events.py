@@ -1,7 +1,8 @@
 """Wyoming events that manage CSM voice profiles (`verba-voice-*`), one small dataclass each.
 
 `verba-voice-create` carries data `{name, transcript, speaker?, rate, width, channels}` and the
-clip as raw PCM in its payload (16-bit, mono or stereo, 8-48 kHz, 1-30 s); the server answers
+clip as raw PCM in its payload (the clip rule, clip.py: 16-bit, mono or stereo, 8-48 kHz,
+1-30 s); the server answers
 `verba-voice-created {name}` once the voice can speak, or an Error. `verba-voice-delete {name}` is
 answered with `verba-voice-deleted {name}` or an Error. Reading an event type-checks every field:
 anything else is a BadRequestError that names the field.
@@ -15,21 +16,16 @@ from typing import Any
 
 from wyoming.event import Event
 
-from wyoming_verba.protocol.echo import echo, kind_of
-from wyoming_verba.protocol.fields import BadRequestError, speaker_field, text_field
+from .clip import CLIP_WIDTH, check_format
+from .echo import echo, kind_of
+from .fields import BadRequestError, speaker_field, text_field
 
 VOICE_CREATE = "verba-voice-create"
 VOICE_CREATED = "verba-voice-created"
 VOICE_DELETE = "verba-voice-delete"
 VOICE_DELETED = "verba-voice-deleted"
 
-MAX_CLIP_S = 30.0  # the CSM engine refuses longer clips (engines/csm/profiles.py)
 MAX_NAME_CHARS = 64
-CLIP_RATES = (8000, 48000)  # lowest and highest accepted sample rate
-CLIP_WIDTH = 2
-CLIP_CHANNELS = (1, 2)
-# The largest payload a create may carry: 30 s of 48 kHz 16-bit stereo (5.76 MB).
-MAX_CLIP_BYTES = int(MAX_CLIP_S * CLIP_RATES[1] * CLIP_WIDTH * CLIP_CHANNELS[1])
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
@@ -95,16 +91,7 @@ class VoiceCreate:
         name = name_field(data)
         transcript = text_field(data, "transcript").strip()
         rate, width, channels = (_whole(data, key) for key in ("rate", "width", "channels"))
-        if not CLIP_RATES[0] <= rate <= CLIP_RATES[1]:
-            raise BadRequestError(
-                f"'rate' must be {CLIP_RATES[0]}-{CLIP_RATES[1]} Hz (got {rate})", "bad-audio"
-            )
-        if width != CLIP_WIDTH or channels not in CLIP_CHANNELS:
-            raise BadRequestError(
-                f"the clip must be 16-bit (width 2) mono or stereo PCM (got width {width}, "
-                f"{channels} channels)",
-                "bad-audio",
-            )
+        check_format(rate, width, channels)
         speaker = data.get("speaker")
         return cls(
             name=name,

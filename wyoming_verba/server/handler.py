@@ -13,11 +13,10 @@ from wyoming.info import Describe
 from wyoming.server import AsyncEventHandler
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
 
-from wyoming_verba.config.load import ServerConfig
+from wyoming_verba.config import ServerConfig
 from wyoming_verba.protocol.echo import echo
 from wyoming_verba.server import wire
-from wyoming_verba.server.intake import RequestIntake
-from wyoming_verba.server.request import Problem, SynthesisRequest
+from wyoming_verba.server.request import Problem, RequestIntake, SynthesisRequest
 from wyoming_verba.server.responder import Responder
 from wyoming_verba.server.service import SpeechService
 from wyoming_verba.server.voice_admin import VoiceAdmin

@@ -12,7 +12,7 @@ import re
 import uuid
 from pathlib import Path
 
-from wyoming_verba.config.load import ConfigError
+from wyoming_verba.config import ConfigError
 
 _LOGGER = logging.getLogger(__name__)
 

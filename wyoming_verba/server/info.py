@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from wyoming.event import Event
 from wyoming.info import Attribution, Info, TtsProgram, TtsVoice
@@ -11,9 +10,8 @@ from wyoming.info import Attribution, Info, TtsProgram, TtsVoice
 from wyoming_verba import __version__
 from wyoming_verba.core.voices import VoiceInfo
 from wyoming_verba.engines.base import EngineStatus
+from wyoming_verba.protocol.info import PROGRAM_NAME, EngineReport, Extension
 
-PROGRAM_NAME = "verba"
-EXTENSION_KEY = "verba"  # extra top-level key in Info's data; wyoming clients ignore unknown keys
 _ATTRIBUTIONS = {
     "edge": Attribution(name="Microsoft Edge TTS", url="https://github.com/rany2/edge-tts"),
     "csm": Attribution(name="Sesame CSM-1b", url="https://huggingface.co/sesame/csm-1b"),
@@ -52,22 +50,15 @@ def info_event(
     options: Mapping[str, frozenset[str]] | None = None,
 ) -> Event:
     """The Info event (`info`, rendered once: Describe must stay cheap, Home Assistant asks
-    every 30 s) plus `verba`: the server's stable id, each engine's state and the per-request
-    options (context.verba) it honours.
+    every 30 s) plus the protocol's `verba` extension: the server's stable id, each engine's
+    state and the per-request options (context.verba) it honours.
 
     Home Assistant's Verba integration keys its config entry on `server_id`; `health` and
     `doctor` show the engine states.
     """
     honoured = options or {}
-    extension: dict[str, Any] = {
-        "server_id": server_id,
-        "engines": {
-            name: {
-                "state": str(status.state),
-                "detail": status.detail,
-                "options": sorted(honoured.get(name, ())),
-            }
-            for name, status in engines.items()
-        },
+    reports = {
+        name: EngineReport(str(status.state), status.detail, tuple(sorted(honoured.get(name, ()))))
+        for name, status in engines.items()
     }
-    return Event(type=info.type, data={**info.data, EXTENSION_KEY: extension})
+    return Extension(server_id, reports).event(info)

@@ -1,15 +1,24 @@
-"""One unit of work on a connection: a synthesize, a streaming one, or a reply to a stray event."""
+"""A connection's requests: its synthesize events read into typed, bounded units of work.
+
+A unit is a synthesize, a streaming one, or a reply to a stray event; `RequestIntake` checks
+each event and queues what the connection's worker answers, in order.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
+from wyoming_verba.config import ServerConfig
+from wyoming_verba.core.text import SentenceSplitter, split_sentences
 from wyoming_verba.core.voices import VoiceChoice
-from wyoming_verba.protocol.options import NO_OPTIONS, SpeakOptions
+from wyoming_verba.protocol.fields import BadRequestError, VoiceRequest, text_field, voice_field
+from wyoming_verba.protocol.options import NO_OPTIONS, SpeakOptions, options_field
+from wyoming_verba.server.service import SpeechService
 
 
 class RequestKind(Enum):
@@ -83,3 +92,138 @@ class SynthesisRequest:
         """The sentences as they arrive, until the text ends."""
         while (sentence := await self.sentences.get()) is not None:
             yield sentence
+
+
+Enqueue = Callable[[SynthesisRequest], Awaitable[None]]
+# Text longer than this is split in a worker thread: splitting runs at ~0.3-6 µs a character,
+# and the event loop serves every connection. Shorter text is split inline (cheaper than a thread).
+OFF_LOOP_CHARS = 2000
+
+
+async def _split(split: Callable[[str], list[str]], text: str) -> list[str]:
+    if len(text) <= OFF_LOOP_CHARS:
+        return split(text)
+    return await asyncio.to_thread(split, text)
+
+
+class RequestIntake:
+    """Checks each synthesize, synthesize-start/-chunk/-stop and queues what the worker answers.
+
+    Every event a client may wait on gets a reply: refusals are queued too (in order), so a refused
+    plain synthesize still ends with audio-stop and a stray synthesize-stop with
+    synthesize-stopped.
+    """
+
+    def __init__(self, service: SpeechService, config: ServerConfig, enqueue: Enqueue) -> None:
+        self._service = service
+        self._config = config
+        self._enqueue = enqueue
+        self._splitter = SentenceSplitter()
+        self.stream: SynthesisRequest | None = None  # the open streaming synthesize
+        self.closing: Problem | None = None  # set: new requests are refused with this
+
+    async def synthesize(self, data: dict[str, Any]) -> None:
+        """A plain synthesize (ignored while a stream is open: it repeats the streamed text)."""
+        if self.stream is not None:
+            return
+        kind = RequestKind.PLAIN
+        text: str | None = None
+        voice = VoiceRequest()
+        try:
+            text = text_field(data)
+            voice = voice_field(data)
+            request = self._accept(kind, voice, len(text), options_field(data))
+        except BadRequestError as err:
+            chars = 0 if text is None else len(text)
+            request = SynthesisRequest.refused(kind, voice.label, _problem(err), chars)
+        else:
+            request.add(await _split(split_sentences, text))
+            request.end_text()
+            request.stopped.set()
+        await self._enqueue(request)
+
+    async def start_stream(self, data: dict[str, Any]) -> None:
+        """synthesize-start: a new stream (ending one still open)."""
+        await self.stop_stream(implicit=True)
+        kind = RequestKind.STREAM
+        voice = VoiceRequest()
+        try:
+            voice = voice_field(data)
+            request = self._accept(kind, voice, 0, options_field(data))
+        except BadRequestError as err:
+            request = SynthesisRequest.refused(kind, voice.label, _problem(err))
+        self._splitter = SentenceSplitter()
+        await self._enqueue(request)
+        self.stream = request
+
+    async def stream_chunk(self, data: dict[str, Any]) -> None:
+        """synthesize-chunk: more text; complete sentences go to synthesis at once."""
+        request = self.stream
+        if request is None:
+            problem = Problem("out-of-order", "synthesize-chunk without synthesize-start")
+            await self._enqueue(SynthesisRequest.refused(RequestKind.NOTICE, "-", problem))
+            return
+        if request.text_ended:
+            return  # refused or failed already: the rest of its text is not spoken
+        try:
+            text = text_field(data)
+        except BadRequestError as err:
+            request.add(self._splitter.flush())  # the text that came before is still spoken
+            request.fail(_problem(err))
+            return
+        request.chars += len(text)
+        limit = self._config.max_text_chars
+        if request.chars > limit:
+            request.add(self._splitter.flush())
+            request.fail(
+                Problem(
+                    "text-too-long",
+                    f"streamed text passed {limit} characters (server.max_text_chars); "
+                    "the rest of this stream is not spoken",
+                )
+            )
+            return
+        # One stream's events are handled one after another, so no other feed runs meanwhile.
+        request.add(await _split(self._splitter.feed, text))
+
+    async def stop_stream(self, implicit: bool = False) -> None:
+        """synthesize-stop: speak the rest; a stop without a stream gets an Error and stopped."""
+        request, self.stream = self.stream, None
+        if request is None:
+            if not implicit:
+                problem = Problem("out-of-order", "synthesize-stop without synthesize-start")
+                refused = SynthesisRequest.refused(RequestKind.STREAM, "-", problem)
+                refused.stopped.set()
+                await self._enqueue(refused)
+            return
+        if not request.text_ended:
+            request.add(self._splitter.flush())
+        request.end_text()
+        request.stopped.set()
+
+    def end_stream(self, problem: Problem | None) -> None:
+        """Stop waiting for the open stream's text; it ends with `problem` as its Error."""
+        request, self.stream = self.stream, None
+        if request is not None and problem is not None:
+            request.fail(problem)
+            request.stopped.set()
+
+    def _accept(
+        self, kind: RequestKind, voice: VoiceRequest, chars: int, options: SpeakOptions
+    ) -> SynthesisRequest:
+        """A request to serve, or BadRequestError saying why it is refused."""
+        if self.closing is not None:
+            raise BadRequestError(self.closing.message, self.closing.code)
+        limit = self._config.max_text_chars
+        if chars > limit:
+            raise BadRequestError(
+                f"text is {chars} characters; this server accepts at most {limit} "
+                "(server.max_text_chars)",
+                "text-too-long",
+            )
+        choice = self._service.resolve(voice.name, voice.speaker)
+        return SynthesisRequest(kind, choice, choice.name, chars=chars, options=options)
+
+
+def _problem(err: BadRequestError) -> Problem:
+    return Problem(err.code, str(err))

@@ -13,7 +13,7 @@ from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.tts import SynthesizeStopped
 
-from wyoming_verba.config.load import ServerConfig
+from wyoming_verba.config import ServerConfig
 from wyoming_verba.core.aio import cancel_and_wait
 from wyoming_verba.core.audio import CHANNELS, SAMPLE_WIDTH
 from wyoming_verba.engines.base import EngineError

@@ -9,7 +9,7 @@ import signal
 from typing import Any
 from urllib.parse import urlparse
 
-from wyoming_verba.config.load import Config
+from wyoming_verba.config import Config
 from wyoming_verba.engines.base import Engine
 from wyoming_verba.server.handler import SHUTTING_DOWN, VerbaHandler
 from wyoming_verba.server.identity import load_server_id

@@ -8,7 +8,7 @@ import logging
 from wyoming.event import Event
 from wyoming.info import Info
 
-from wyoming_verba.config.load import Config, ConfigError
+from wyoming_verba.config import Config, ConfigError
 from wyoming_verba.core.voices import VoiceCatalog, VoiceChoice
 from wyoming_verba.engines.base import Engine
 from wyoming_verba.engines.edge.engine import EdgeEngine

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from wyoming_verba.core.aio import cancel_and_wait
 from wyoming_verba.core.audio import Chunker, Resampler
-from wyoming_verba.core.speakable import is_speakable
+from wyoming_verba.core.text import is_speakable
 from wyoming_verba.core.voices import VoiceChoice
 from wyoming_verba.engines.base import (
     Engine,

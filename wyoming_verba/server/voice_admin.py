@@ -19,14 +19,14 @@ import numpy as np
 from wyoming.error import Error
 from wyoming.event import Event
 
-from wyoming_verba.config.load import Config, CsmVoiceProfile
+from wyoming_verba.config import Config, CsmVoiceProfile
 from wyoming_verba.core.audio import Pcm, Resampler
 from wyoming_verba.engines.base import EngineError, EngineState, VoiceRefusedError
+from wyoming_verba.protocol.clip import CLIP_RATE, MAX_CLIP_BYTES, check_payload
 from wyoming_verba.protocol.echo import echo
 from wyoming_verba.protocol.errors import VerbaError
 from wyoming_verba.protocol.fields import BadRequestError
 from wyoming_verba.protocol.voice_events import (
-    MAX_CLIP_BYTES,
     VOICE_CREATE,
     VOICE_DELETE,
     VoiceCreate,
@@ -35,7 +35,7 @@ from wyoming_verba.protocol.voice_events import (
     VoiceDeleted,
 )
 from wyoming_verba.server.service import SpeechService
-from wyoming_verba.server.voice_store import CLIP_RATE, VoiceStore, VoiceStoreError
+from wyoming_verba.server.voice_store import VoiceStore, VoiceStoreError
 
 _LOGGER = logging.getLogger(__name__)
 FREE_SLOT_WAIT_S = 60.0  # how long a creation waits for CSM to have a slot free
@@ -203,15 +203,9 @@ class VoiceAdmin:
 
 
 def to_clip(request: VoiceCreate) -> Pcm:
-    """The payload as 24 kHz mono 16-bit PCM (stereo is averaged); VoiceAdminError if it is not
-    whole 16-bit frames."""
-    frame_bytes = request.width * request.channels
-    if not request.audio or len(request.audio) % frame_bytes:
-        raise VoiceAdminError(
-            "bad-audio",
-            f"the payload must be whole {request.channels}-channel 16-bit frames "
-            f"({len(request.audio)} bytes)",
-        )
+    """The payload as CLIP_RATE mono 16-bit PCM (stereo is averaged); ClipError (bad-audio) if
+    it is not whole 16-bit frames."""
+    check_payload(request.audio, request.channels)
     samples = np.frombuffer(request.audio, dtype="<i2").reshape(-1, request.channels)
     mono = samples.mean(axis=1).round().astype(np.int16) if request.channels > 1 else samples[:, 0]
     resampler = Resampler(request.rate, CLIP_RATE)

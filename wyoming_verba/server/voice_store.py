@@ -1,5 +1,7 @@
 """Created CSM voices on disk: `<server.data_dir>/voices/<name>/` holds clip.wav + profile.json.
 
+Clips are kept at the protocol's CLIP_RATE (CSM's rate: no resampling when one is loaded).
+
 A voice is written into a hidden temporary folder and renamed into place, and deleted by renaming
 it away first, so a crash never leaves half a voice that the next start would load.
 """
@@ -13,15 +15,15 @@ import uuid
 import wave
 from pathlib import Path
 
-from wyoming_verba.config.load import CsmVoiceProfile
+from wyoming_verba.config import CsmVoiceProfile
 from wyoming_verba.core.audio import Pcm
+from wyoming_verba.protocol.clip import CLIP_RATE
 from wyoming_verba.protocol.voice_events import MAX_NAME_CHARS
 
 _LOGGER = logging.getLogger(__name__)
 
 CLIP_FILE = "clip.wav"
 PROFILE_FILE = "profile.json"
-CLIP_RATE = 24000  # CSM's rate: a stored clip needs no resampling when it is loaded
 
 
 class VoiceStoreError(Exception):

@@ -17,7 +17,7 @@ from tests.fakes.fake_edge import FakeEdgeService, decoded_samples
 from tests.support.csm import write_wav
 from tests.support.serving import ServerFactory, audio_of, merge, read_until, types_of, uri_of
 from wyoming_verba.core.text import split_sentences
-from wyoming_verba.engines.csm.generation.fitting import SentenceFitter, frame_budget
+from wyoming_verba.engines.csm.generation.reply import SentenceFitter, frame_budget
 from wyoming_verba.engines.csm.model.step import FrameStep
 
 TEXT = "Hello there. The lights in the kitchen are now off."

@@ -15,7 +15,7 @@ from wyoming.tts import Synthesize
 
 from tests.fakes.fake_edge import FakeEdgeService, decoded_samples
 from tests.support.serving import ServerFactory, audio_of, read_until, types_of, uri_of
-from wyoming_verba.config.load import EdgeConfig
+from wyoming_verba.config import EdgeConfig
 from wyoming_verba.engines.base import EngineState, EngineStatus
 from wyoming_verba.engines.edge.engine import EdgeEngine
 

@@ -1,4 +1,5 @@
-"""The CSM engine: voices, loading (preloaded or lazy), and speaking replies through the worker."""
+"""The CSM engine: the Engine interface over loading (preloaded or lazy, unloaded when idle), the
+voice registry, and speaking replies through the generation worker."""
 
 from __future__ import annotations
 
@@ -7,16 +8,12 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
-from functools import partial
 from pathlib import Path
 
-import torch
-
-from wyoming_verba.config.load import CsmConfig, CsmVoiceProfile
+from wyoming_verba.config import CsmConfig, CsmVoiceProfile
 from wyoming_verba.core.audio import Pcm
 from wyoming_verba.core.voices import VoiceChoice, VoiceInfo
 from wyoming_verba.engines.base import (
-    EngineError,
     EngineState,
     EngineStatus,
     EngineUnavailableError,
@@ -25,21 +22,11 @@ from wyoming_verba.engines.base import (
 from wyoming_verba.engines.csm.generation.stream import ReplySettings, stream_reply
 from wyoming_verba.engines.csm.model.mimi import SAMPLE_RATE
 from wyoming_verba.engines.csm.model.slots import VoicePrefix
-from wyoming_verba.engines.csm.startup.idle import IdleWatch
-from wyoming_verba.engines.csm.startup.lifecycle import (
-    build_anchors,
-    log_ready,
-    start_runtime,
-    unload_runtime,
-)
+from wyoming_verba.engines.csm.startup.idle import IdleWatch, release_cuda_cache
+from wyoming_verba.engines.csm.startup.lifecycle import log_ready, start_runtime, unload_runtime
 from wyoming_verba.engines.csm.startup.runtime import CsmRuntime
 from wyoming_verba.engines.csm.tempo import AudioShaper, shaped
-from wyoming_verba.engines.csm.voices.live import build_live_prefix, check_profile
-from wyoming_verba.engines.csm.voices.prefixes import (
-    ProfileSet,
-    build_profile_prefixes,
-    check_clips,
-)
+from wyoming_verba.engines.csm.voices.registry import VoiceRegistry
 from wyoming_verba.protocol.options import NO_OPTIONS, SpeakOptions
 
 _LOGGER = logging.getLogger(__name__)
@@ -56,14 +43,9 @@ class CsmEngine:
     def __init__(self, config: CsmConfig, data_dir: Path | None = None) -> None:
         self._config = config
         self._data_dir = data_dir  # compiled code is kept under data_dir/torch-compile
-        self._profiles = {profile.name: profile for profile in config.voices}
-        self._configured = frozenset(self._profiles)  # csm.voices: never removed at run time
-        self._prefixes: dict[str, VoicePrefix] = {}
-        self._anchors: dict[int, VoicePrefix] = {}
+        self._voices = VoiceRegistry(config)
         self._loading: asyncio.Task[None] | None = None
         self._runtime: CsmRuntime | None = None
-        self._profile_set = ProfileSet(config.voices)
-        self._clips_checked = False
         self._compiled = False
         self._unloading: asyncio.Task[None] | None = None
         self._idle = IdleWatch(config.unload_after_s, self._worker_busy, self._unload)
@@ -71,14 +53,9 @@ class CsmEngine:
     async def start(self) -> None:
         """Check each voice profile's clip (bounded; a bad one is skipped), then begin loading in
         the background when csm.preload is set (Describe keeps answering)."""
-        await self._check_clips()
+        await self._voices.check_clips()
         if self._config.preload:
             self.ensure_loading()
-
-    async def _check_clips(self) -> None:
-        if not self._clips_checked:
-            self._profile_set = await asyncio.to_thread(check_clips, self._config.voices)
-            self._clips_checked = True
 
     def ensure_loading(self) -> None:
         """Begin loading now if it has not begun (csm.preload: false loads on first use)."""
@@ -99,7 +76,7 @@ class CsmEngine:
         err = task.exception()
         if err is not None:
             return EngineStatus(EngineState.FAILED, str(err))
-        return EngineStatus(EngineState.READY, self._profile_set.summary())
+        return EngineStatus(EngineState.READY, self._voices.summary())
 
     async def wait_ready(self) -> None:
         """Wait for the preload start() began (none when csm.preload is false)."""
@@ -128,19 +105,12 @@ class CsmEngine:
             await asyncio.shield(self._unloading)  # the old model's memory first
             self._unloading = None
         started = time.monotonic()
-        config = self._config
-        await self._check_clips()
-        up = await start_runtime(config, self._data_dir)
+        await self._voices.check_clips()
+        up = await start_runtime(self._config, self._data_dir)
         self._runtime, self._compiled = up.runtime, up.compiled
-        created = [p for p in self._profiles.values() if p.name not in self._configured]
-        self._prefixes, dropped = await build_profile_prefixes(
-            up.runtime, self._profile_set, created, config.max_audio_s
-        )
-        for name in dropped:
-            del self._profiles[name]
-        self._anchors = await build_anchors(up.runtime, config, self._listed_speakers())
+        prefixes, anchors = await self._voices.build(up.runtime)
         await self._warm_up(up.runtime)
-        log_ready(up, time.monotonic() - started, len(self._prefixes), len(self._anchors))
+        log_ready(up, time.monotonic() - started, prefixes, anchors)
         self._idle.arm()
 
     def _worker_busy(self) -> tuple[bool, float]:
@@ -156,7 +126,7 @@ class CsmEngine:
             return
         # Detached in one go on the event loop: a request from now on starts a new load.
         self._runtime, self._loading = None, None
-        self._prefixes, self._anchors = {}, {}
+        self._voices.forget_built()
         idle_s = time.monotonic() - runtime.worker.last_active
         self._unloading = asyncio.create_task(
             unload_runtime(runtime, self._compiled, idle_s), name="csm unload"
@@ -172,59 +142,37 @@ class CsmEngine:
             async for _ in stream:
                 pass
 
-    def _listed_speakers(self) -> list[int]:
-        return [self._config.speaker] + [n for n in (0, 1) if n != self._config.speaker]
-
     def voices(self) -> list[VoiceInfo]:
         """csm:speaker-<n> (the default speaker first, then 0 and 1) and csm:<profile> voices."""
-        kind = "fixed generated reference" if self._config.anchor_speakers else "no reference"
-        voices = [
-            VoiceInfo("csm", f"speaker-{n}", f"CSM speaker {n} ({kind})", ("en",))
-            for n in self._listed_speakers()
-        ]
-        voices += [
-            VoiceInfo("csm", p.name, f"CSM voice {p.name} (speaker {p.speaker})", ("en",))
-            for p in self._profiles.values()
-            if p.name not in self._profile_set.skipped
-        ]
-        return voices
+        return self._voices.voices()
 
-    # Voices created at run time (verba-voice-create); the rules live in profiles.py.
+    # Voices created at run time (verba-voice-create): voices.registry, rules in voices.rules.
     def add_stored_voices(self, profiles: list[CsmVoiceProfile]) -> list[str]:
         """Before start: add stored profiles (built while loading); returns the names skipped
         because csm.voices already has them."""
-        clashes = [p.name for p in profiles if p.name in self._profiles]
-        self._profiles.update((p.name, p) for p in profiles if p.name not in clashes)
-        return clashes
+        return self._voices.add_stored(profiles)
 
     def voice_origin(self, name: str) -> str | None:
         """'config' (csm.voices), 'created', or None for no such profile."""
-        if name not in self._profiles:
-            return None
-        return "config" if name in self._configured else "created"
+        return self._voices.origin(name)
 
     async def check_voice(self, samples: int, transcript: str, speaker: int) -> None:
-        """VoiceProfileError unless a 24 kHz clip of `samples` + transcript make a usable voice."""
-        runtime = self._runtime
-        if runtime is None:
-            raise EngineUnavailableError("CSM is not loaded")
-        check = partial(check_profile, runtime.prompts, samples, transcript, speaker)
-        await asyncio.to_thread(check, self._config.max_audio_s)
+        """VoiceProfileError unless a CSM-rate clip of `samples` + transcript make a usable
+        voice."""
+        await self._voices.check(self._loaded(), samples, transcript, speaker)
 
     async def add_voice(self, profile: CsmVoiceProfile, wait_s: float) -> None:
         """Encode and prefill a new profile on the generation thread; it speaks at once."""
-        runtime = self._runtime
-        if runtime is None:
-            raise EngineUnavailableError("CSM is not loaded")
-        self._prefixes[profile.name] = await build_live_prefix(runtime, profile, wait_s)
-        self._profiles[profile.name] = profile
+        await self._voices.add(self._loaded(), profile, wait_s)
 
     def remove_voice(self, name: str) -> None:
         """Forget a created profile (replies already speaking with it finish)."""
-        if name in self._configured:
-            raise EngineError(f"voice {name!r} comes from csm.voices in the config file")
-        self._profiles.pop(name, None)
-        self._prefixes.pop(name, None)
+        self._voices.remove(name)
+
+    def _loaded(self) -> CsmRuntime:
+        if self._runtime is None:
+            raise EngineUnavailableError("CSM is not loaded")
+        return self._runtime
 
     def default_voice(self) -> VoiceChoice:
         """csm:speaker-<csm.speaker>."""
@@ -256,7 +204,7 @@ class CsmEngine:
         """Speak a reply in the requested voice: one slot for all its sentences (with
         csm.continuity each hears the ones before it); SENTENCE_END after each sentence."""
         runtime = await self._ready()
-        prefix, speaker = self._resolve(voice)
+        prefix, speaker = self._voices.resolve(voice)
         shaper = AudioShaper.for_options(options, SAMPLE_RATE)
         async with (
             contextlib.aclosing(
@@ -281,20 +229,6 @@ class CsmEngine:
         )
         return stream_reply(runtime, sentences, prefix, speaker, settings)
 
-    def _resolve(self, voice: VoiceChoice) -> tuple[VoicePrefix | None, int]:
-        profile: CsmVoiceProfile | None = self._profiles.get(voice.voice_id)
-        if profile is not None:
-            skipped = self._profile_set.skipped.get(profile.name)
-            if skipped is not None:
-                raise EngineUnavailableError(f"CSM voice {profile.name} was skipped: {skipped}")
-            speaker = voice.speaker if voice.speaker is not None else profile.speaker
-            return self._prefixes.get(profile.name) or self._anchors.get(speaker), speaker
-        number = voice.voice_id.removeprefix("speaker-")
-        if not number.isdigit():
-            raise EngineError(f"unknown CSM voice {voice.name!r}")
-        speaker = voice.speaker if voice.speaker is not None else int(number)
-        return self._anchors.get(speaker), speaker
-
     async def close(self) -> None:
         """Stop the worker and free the model."""
         self._idle.disarm()
@@ -308,10 +242,8 @@ class CsmEngine:
         if self._runtime is not None:
             await asyncio.to_thread(self._runtime.stop)
         self._runtime = None
-        self._prefixes.clear()
-        self._anchors.clear()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        self._voices.forget_built()
+        release_cuda_cache()
 
 
 async def _one(text: str) -> AsyncIterator[str]:

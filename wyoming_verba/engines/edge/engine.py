@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from functools import partial
 from pathlib import Path
@@ -15,7 +16,7 @@ import edge_tts.communicate
 import edge_tts.exceptions
 import edge_tts.voices
 
-from wyoming_verba.config.load import EdgeConfig
+from wyoming_verba.config import EdgeConfig
 from wyoming_verba.core.audio import Pcm
 from wyoming_verba.core.voices import VoiceChoice, VoiceInfo
 from wyoming_verba.engines.base import (
@@ -26,13 +27,21 @@ from wyoming_verba.engines.base import (
     SentenceEnd,
 )
 from wyoming_verba.engines.edge.errors import describe_service_error
-from wyoming_verba.engines.edge.formats import xml_text
 from wyoming_verba.engines.edge.lookahead import speak_each
 from wyoming_verba.engines.edge.mp3 import Mp3StreamDecoder
 from wyoming_verba.engines.edge.voices import configured_voice_only, load_voice_list, voice_info
 from wyoming_verba.protocol.options import NO_OPTIONS, SpeakOptions, percent
 
 _LOGGER = logging.getLogger(__name__)
+# Characters XML 1.0 does not allow (C0 controls but tab/newline/return, surrogates,
+# U+FFFE/U+FFFF), plus the other Unicode non-characters, which the service refuses too.
+_NOT_XML = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
+    + "".join(
+        f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(1, 17)
+    )
+    + "]"
+)
 
 SAMPLE_RATE = 24000  # edge-tts always asks for audio-24khz-48kbitrate-mono-mp3
 SPEAK_OPTIONS = frozenset({"rate", "volume", "pitch"})  # the SSML prosody
@@ -219,3 +228,8 @@ def _connection_dropped(communicate: edge_tts.Communicate, received: int) -> boo
     if not isinstance(state, dict) or "cumulative_audio_bytes" not in state:
         return False
     return bool(state["cumulative_audio_bytes"] != received)
+
+
+def xml_text(text: str) -> str:
+    """The text with every character XML 1.0 (and the service) refuses replaced by a space."""
+    return _NOT_XML.sub(" ", text)

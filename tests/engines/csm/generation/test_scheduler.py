@@ -23,7 +23,7 @@ from wyoming.tts import (
 from tests.fakes.fake_edge import FakeEdgeService, decoded_samples
 from tests.support.serving import ServerFactory, audio_of, merge, read_until, types_of, uri_of
 from wyoming_verba.core.text import split_sentences
-from wyoming_verba.engines.csm.generation.fitting import frame_budget
+from wyoming_verba.engines.csm.generation.reply import frame_budget
 from wyoming_verba.engines.csm.model.step import FrameStep
 from wyoming_verba.server.server import VerbaServer
 

@@ -14,7 +14,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from transformers import LogitsProcessor, LogitsProcessorList
 
 from tests.support.csm import GREEDY, write_wav
-from wyoming_verba.engines.csm.generation.fitting import frame_budget
+from wyoming_verba.engines.csm.generation.reply import frame_budget
 from wyoming_verba.engines.csm.model.sampling import Sampling, SamplingParams
 from wyoming_verba.engines.csm.model.slots import CONTEXT_LIMIT, SlotState
 from wyoming_verba.engines.csm.model.step import FrameStep, batch_buckets
@@ -293,7 +293,7 @@ def test_compiled_regions_equal_eager_serve_every_bucket_and_are_kept(
         [sys.executable, "-c", WARM_CHILD, path, str(tmp_path / "data"), ",".join(map(str, ids))],
         capture_output=True,
         text=True,
-        cwd=Path(__file__).parents[2],
+        cwd=Path(__file__).parents[4],
         timeout=900,
         check=True,
     )

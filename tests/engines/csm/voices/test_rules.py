@@ -21,7 +21,7 @@ from tests.support.csm import write_wav
 from tests.support.process import read_until as read_log_until
 from tests.support.process import run_cli, server_process
 from tests.support.serving import ServerFactory, audio_of, merge, read_until, uri_of
-from wyoming_verba.engines.csm.generation.fitting import frame_budget
+from wyoming_verba.engines.csm.generation.reply import frame_budget
 from wyoming_verba.engines.csm.model.mimi import SAMPLE_RATE
 from wyoming_verba.engines.csm.model.slots import CONTEXT_LIMIT
 from wyoming_verba.engines.csm.voices import rules as profiles

@@ -5,6 +5,9 @@ order. With continuity, every sentence after the first is appended to the slot's
 the chat template lays out consecutive turns of one speaker — the end-of-audio frame that closes
 the previous turn, then the new text — so each sentence hears the ones before it. Near the
 2048-position limit the context is rebuilt from the voice prefix and the latest sentences.
+
+Fitting a reply's text to the slot: each sentence gets a frame cap from its length (never above
+csm.max_audio_s), and text that would not fit the context after the voice prefix is split at words.
 """
 
 from __future__ import annotations
@@ -18,13 +21,26 @@ from dataclasses import dataclass, field
 import torch
 
 from wyoming_verba.core.audio import Pcm
-from wyoming_verba.engines.base import SENTENCE_END, SentenceEnd
-from wyoming_verba.engines.csm.model.slots import VoicePrefix
+from wyoming_verba.engines.base import SENTENCE_END, EngineError, SentenceEnd
+from wyoming_verba.engines.csm.model.mimi import FRAMES_PER_SECOND
+from wyoming_verba.engines.csm.model.slots import CONTEXT_LIMIT, VoicePrefix
 
 END = None  # delivered once, after the last sentence (or instead of it when cancelled)
 Delivery = Pcm | SentenceEnd | BaseException | None  # SENTENCE_END after each sentence
 
-__all__ = ["END", "SENTENCE_END", "Delivery", "Reply", "Sentence", "SentenceEnd"]
+__all__ = [
+    "END",
+    "SENTENCE_END",
+    "Context",
+    "Delivery",
+    "Reply",
+    "Sentence",
+    "SentenceEnd",
+    "SentenceFitter",
+    "SpokenSentence",
+    "frame_budget",
+    "natural_seconds",
+]
 
 
 @dataclass(frozen=True)
@@ -165,3 +181,46 @@ class Context:
             kept.insert(0, sentence)
             room -= sentence.length
         return kept
+
+
+SECONDS_PER_CHAR = 0.09  # generous: conversational speech is ~0.06-0.07 s per character
+MIN_SECONDS = 1.0
+
+
+def natural_seconds(text: str) -> float:
+    """A generous estimate of how long the text takes to say."""
+    return MIN_SECONDS + SECONDS_PER_CHAR * len(text)
+
+
+def frame_budget(text: str, max_audio_s: float) -> int:
+    """How many frames a sentence may take: from its length, never above csm.max_audio_s."""
+    seconds = min(max_audio_s, natural_seconds(text))
+    return max(1, int(seconds * FRAMES_PER_SECOND))
+
+
+@dataclass(frozen=True)
+class SentenceFitter:
+    """Turns a sentence into one or more Sentences that each fit the context after the prefix."""
+
+    tokenize: Callable[[str], torch.Tensor]  # text → ids (1, n) of its text turn
+    prefix_length: int
+    max_audio_s: float
+
+    def fit(self, text: str) -> list[Sentence]:
+        """Split at words until each piece fits csm.max_audio_s and prefix + text + frames fits
+        2048 positions; a single word that cannot fit is an error that says what to change."""
+        ids = self.tokenize(text)
+        budget = frame_budget(text, self.max_audio_s)
+        needed = self.prefix_length + int(ids.shape[1]) + budget
+        fits_cap = natural_seconds(text) <= self.max_audio_s
+        words = text.split()
+        if (needed <= CONTEXT_LIMIT and fits_cap) or len(words) < 2:
+            if self.prefix_length + int(ids.shape[1]) >= CONTEXT_LIMIT:
+                raise EngineError(
+                    "the voice reference clip and text do not fit CSM's 2048-position context; "
+                    "use a shorter reference_audio"
+                )
+            room = CONTEXT_LIMIT - self.prefix_length - int(ids.shape[1])
+            return [Sentence(ids, min(budget, room))]
+        half = len(words) // 2
+        return self.fit(" ".join(words[:half])) + self.fit(" ".join(words[half:]))

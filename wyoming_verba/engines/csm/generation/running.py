@@ -1,4 +1,4 @@
-"""A reply in its slot: starting each sentence (prefill), collecting frames and audio, delivering.
+"""A running reply in its slot: starting each sentence (prefill), taking frames, delivering audio.
 
 Runs on the generation thread only. Starting a sentence is the eager part between frame steps:
 the first sentence (and, without continuity, every sentence) copies the voice prefix's K/V into
@@ -29,8 +29,8 @@ from wyoming_verba.engines.csm.model.slots import CONTEXT_LIMIT
 from wyoming_verba.engines.csm.model.step import FrameStep
 
 
-class Occupant:
-    """One reply holding one slot."""
+class RunningReply:
+    """One reply holding one slot (slot -1 while it waits for one)."""
 
     def __init__(self, reply: Reply, slot: int, chunk_frames: int, num_codebooks: int) -> None:
         self.reply = reply

@@ -13,8 +13,7 @@ from functools import partial
 from wyoming_verba.core.aio import cancel_and_wait
 from wyoming_verba.core.audio import Pcm, TrailingSilenceTrimmer
 from wyoming_verba.engines.base import SENTENCE_END, SentenceEnd
-from wyoming_verba.engines.csm.generation.fitting import SentenceFitter
-from wyoming_verba.engines.csm.generation.reply import END, Delivery, Reply
+from wyoming_verba.engines.csm.generation.reply import END, Delivery, Reply, SentenceFitter
 from wyoming_verba.engines.csm.model.mimi import SAMPLE_RATE
 from wyoming_verba.engines.csm.model.slots import VoicePrefix
 from wyoming_verba.engines.csm.startup.runtime import CsmRuntime

@@ -7,7 +7,9 @@ from pathlib import Path
 
 
 def looks_like_path(model: str) -> bool:
-    """True for a directory path (/x, ./x, ~/x, a/b/c); False for a hub id like sesame/csm-1b."""
+    """csm.model names a directory, not a hub id (owner/name such as sesame/csm-1b): it starts
+    with /, . or ~, or it could not be a hub id (a backslash, more than one /). The one rule for
+    `serve`, `download` and `doctor`; an existing directory is used whatever its spelling."""
     return model.startswith(("/", ".", "~")) or "\\" in model or model.count("/") > 1
 
 

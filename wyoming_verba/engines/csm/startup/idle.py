@@ -3,7 +3,8 @@
 The watch runs on the event loop while the model is loaded. It unloads only when the worker holds
 no reply (queued or in a slot: a request in flight is never cut) and neither the worker nor a new
 request (`touch`) has been active for `after_s`. What the unload returned is measured, on CUDA as
-reserved VRAM, on the CPU as the process's resident memory.
+reserved VRAM, on the CPU as the process's resident memory. Releasing cached CUDA memory (after
+an unload, a failed step, or close) is one function here.
 """
 
 from __future__ import annotations
@@ -89,10 +90,15 @@ def release_memory(compiled: bool) -> None:
 
         _dynamo.reset()  # the next load re-traces and finds its graphs in the disk cache
     gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
+    release_cuda_cache()
     libc = ctypes.util.find_library("c")
     if libc is not None:
         trim = getattr(ctypes.CDLL(libc), "malloc_trim", None)
         if trim is not None:
             trim(0)
+
+
+def release_cuda_cache() -> None:
+    """Hand the CUDA memory torch caches but no longer uses back to the driver (no CUDA: no-op)."""
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -1,18 +1,21 @@
-"""Bringing CSM up (load, compile from the kept cache, capture, voices) and taking it down again
-(csm.unload_after_s), with what each part cost."""
+"""Bringing CSM up (load, compile from the kept cache, capture) and taking it down again
+(csm.unload_after_s), with what each part cost. Loading runs on daemon threads of its own, so a
+stop mid-load does not wait for it."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
-from wyoming_verba.config.load import CsmConfig
-from wyoming_verba.engines.csm.model.slots import VoicePrefix
-from wyoming_verba.engines.csm.startup.background import in_daemon_thread
+from wyoming_verba.config import CsmConfig
 from wyoming_verba.engines.csm.startup.compile_cache import open_cache
 from wyoming_verba.engines.csm.startup.idle import memory_in_use, release_memory
 from wyoming_verba.engines.csm.startup.load import load_model
@@ -25,10 +28,7 @@ from wyoming_verba.engines.csm.startup.runtime import (
 )
 
 _LOGGER = logging.getLogger(__name__)
-
-ANCHOR_TEXT = "Hello! It's good to hear from you, and I'm happy to help with that today."
-ANCHOR_MAX_FRAMES = 40  # 3.2 s of audio
-ANCHOR_SEED = 20261124
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -57,25 +57,6 @@ async def start_runtime(config: CsmConfig, data_dir: Path | None) -> Started:
         await asyncio.to_thread(runtime.stop)
         raise
     return Started(runtime, load_s, costs, compile_step)
-
-
-async def build_anchors(
-    runtime: CsmRuntime, config: CsmConfig, speakers: list[int]
-) -> dict[int, VoicePrefix]:
-    """The anchors of the listed speakers (csm.anchor_speakers): a generated, seeded reference."""
-    anchors: dict[int, VoicePrefix] = {}
-    if config.anchor_speakers:
-        for speaker in speakers:
-            _LOGGER.info("Generating the reference clip that anchors CSM speaker %d", speaker)
-            anchor = partial(
-                runtime.prompts.build_anchor,
-                speaker,
-                ANCHOR_TEXT,
-                ANCHOR_MAX_FRAMES,
-                ANCHOR_SEED + speaker,
-            )
-            anchors[speaker] = await runtime.on_thread(anchor)
-    return anchors
 
 
 def log_ready(started: Started, total_s: float, prefixes: int, anchors: int) -> None:
@@ -110,3 +91,32 @@ async def unload_runtime(runtime: CsmRuntime, compiled: bool, idle_s: float) -> 
         after / 2**30,
         (before - after) / 2**30,
     )
+
+
+async def in_daemon_thread(function: Callable[[], T], name: str) -> T:
+    """Run `function` on a new daemon thread and await its result.
+
+    Unlike asyncio.to_thread, a call abandoned when the server stops (say, mid model load) does
+    not hold up the process's exit: asyncio.run waits for its executor's threads, not for this.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if future.done():
+            return  # the caller stopped waiting
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            result, error = function(), None
+        except BaseException as err:  # handed to the caller
+            result, error = None, err
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return await future

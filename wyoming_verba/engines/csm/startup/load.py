@@ -10,8 +10,9 @@ from typing import Any
 
 import torch
 
-from wyoming_verba.config.load import CsmConfig
+from wyoming_verba.config import CsmConfig
 from wyoming_verba.engines.base import EngineUnavailableError
+from wyoming_verba.engines.csm.startup.download import looks_like_path
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -69,11 +70,6 @@ def describe_model_source(model_id: str) -> str:
     )
 
 
-def looks_like_path(model: str) -> bool:
-    """csm.model names a directory (absolute, ~, ./ or ../), not a hub id like org/name."""
-    return model.startswith(("/", "~", ".")) or Path(model).expanduser().is_dir()
-
-
 def _quiet_progress_bars() -> None:
     # The server log gets our own progress lines; tqdm bars would garble it.
     from huggingface_hub import utils as hub_utils
@@ -93,6 +89,18 @@ def _quiet_progress_bars() -> None:
 _FROM_PRETRAINED = threading.Lock()
 
 
+def _model_source(model: str) -> str:
+    """The directory (if it exists) or hub id csm.model loads from; a missing directory is an
+    error that says what to do."""
+    path = Path(model).expanduser()
+    if looks_like_path(model) and not path.is_dir():
+        raise ModelLoadError(
+            f"csm.model: directory {path} not found; copy the saved model there (or fix the "
+            "path), or set csm.model to a hub id such as sesame/csm-1b"
+        )
+    return str(path) if path.is_dir() else model
+
+
 def load_model(config: CsmConfig) -> LoadedModel:
     """Load processor and model with from_pretrained; Mimi stays float32."""
     import transformers
@@ -108,12 +116,7 @@ def load_model(config: CsmConfig) -> LoadedModel:
     device = resolve_device(config.device)
     dtype = resolve_dtype(config.dtype, device)
     path = Path(config.model).expanduser()
-    if looks_like_path(config.model) and not path.is_dir():
-        raise ModelLoadError(
-            f"csm.model: directory {path} not found; copy the saved model there (or fix the "
-            "path), or set csm.model to a hub id such as sesame/csm-1b"
-        )
-    source = str(path) if path.is_dir() else config.model
+    source = _model_source(config.model)
     _quiet_progress_bars()
     _LOGGER.info(
         "Loading CSM from %s on %s as %s (transformers %s)",

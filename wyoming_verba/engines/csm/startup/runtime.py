@@ -12,7 +12,7 @@ from typing import TypeVar
 
 import torch
 
-from wyoming_verba.config.load import CsmConfig
+from wyoming_verba.config import CsmConfig
 from wyoming_verba.engines.csm.generation.worker import GenerationWorker
 from wyoming_verba.engines.csm.model.mimi import BatchedMimiDecoder
 from wyoming_verba.engines.csm.model.pipeline import FramePipeline

@@ -1,31 +1,47 @@
-"""The configured voice profiles, each checked on its own: a bad one is skipped, never fatal.
+"""Voice prefixes: the configured profiles' at start, and those of voices created at run time.
 
-At start (before the model loads) every clip is checked; once the tokenizer is there, each
-transcript's context budget; then each prefix is built. A profile failing any step is skipped
+At start (before the model loads) every configured clip is checked; once the tokenizer is there,
+each transcript's context budget; then each prefix is built. A profile failing any step is skipped
 with one ERROR line naming it, the config key and the fix; the other profiles and the bare
 speakers keep working.
+
+Bare speaker ids (csm.anchor_speakers) get an anchor: a generated, seeded reference clip as their
+prefix. At load time prefixes are built in slot 0 before any request exists. At run time
+(`verba-voice-create`) a reply may hold any slot (with continuity its K/V is its context), so a
+live prefix is built on the generation thread, between frames, in a slot no reply holds, and
+copied out in the same call.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from wyoming_verba.config.load import CsmVoiceProfile
+from wyoming_verba.config import CsmConfig, CsmVoiceProfile
+from wyoming_verba.engines.base import VoiceRefusedError
 from wyoming_verba.engines.csm.model.slots import VoicePrefix
 from wyoming_verba.engines.csm.startup.runtime import CsmRuntime
+from wyoming_verba.engines.csm.voices.prompts import PromptBuilder
 from wyoming_verba.engines.csm.voices.rules import (
     CheckedVoice,
     TextPositions,
     VoiceProfileError,
+    check_room,
+    check_seconds,
+    check_transcript,
     check_voice,
 )
 from wyoming_verba.protocol.echo import echo
 
 _LOGGER = logging.getLogger(__name__)
+_FREE_SLOT_POLL_S = 0.05
+ANCHOR_TEXT = "Hello! It's good to hear from you, and I'm happy to help with that today."
+ANCHOR_MAX_FRAMES = 40  # 3.2 s of audio
+ANCHOR_SEED = 20261124
 
 BuildPrefix = Callable[[str, CheckedVoice], Awaitable[VoicePrefix]]
 
@@ -125,3 +141,67 @@ async def build_profile_prefixes(
                 err,
             )
     return prefixes, dropped
+
+
+async def build_anchors(
+    runtime: CsmRuntime, config: CsmConfig, speakers: list[int]
+) -> dict[int, VoicePrefix]:
+    """The anchors of the listed speakers (csm.anchor_speakers): a generated, seeded reference."""
+    anchors: dict[int, VoicePrefix] = {}
+    if config.anchor_speakers:
+        for speaker in speakers:
+            _LOGGER.info("Generating the reference clip that anchors CSM speaker %d", speaker)
+            anchor = partial(
+                runtime.prompts.build_anchor,
+                speaker,
+                ANCHOR_TEXT,
+                ANCHOR_MAX_FRAMES,
+                ANCHOR_SEED + speaker,
+            )
+            anchors[speaker] = await runtime.on_thread(anchor)
+    return anchors
+
+
+class ProfileError(VoiceRefusedError):
+    """A voice cannot be added now; `code` says why (the voice's own rules raise
+    rules.VoiceProfileError, which has a code too)."""
+
+
+def check_profile(
+    prompts: PromptBuilder, samples: int, transcript: str, speaker: int, max_audio_s: float
+) -> int:
+    """Raise VoiceProfileError unless a clip of `samples` (24 kHz) and its transcript make a
+    usable voice, by the rules configured and stored voices are checked by at start-up; return
+    the context positions the prefix will take."""
+    check_transcript(transcript)
+    check_seconds(samples)
+    return check_room(samples, transcript, speaker, prompts.text_positions, max_audio_s)
+
+
+async def build_live_prefix(
+    runtime: CsmRuntime, profile: CsmVoiceProfile, wait_s: float
+) -> VoicePrefix:
+    """Encode and prefill a profile's clip in a free slot; waits up to `wait_s` for one."""
+    assert profile.reference_audio is not None and profile.reference_text is not None
+    build = partial(
+        runtime.prompts.build_prefix,
+        profile.name,
+        profile.speaker,
+        profile.reference_audio,
+        profile.reference_text,
+    )
+
+    def in_free_slot() -> VoicePrefix | None:
+        slot = runtime.worker.free_slot()
+        return None if slot is None else build(slot=slot)
+
+    deadline = time.monotonic() + wait_s
+    while (prefix := await runtime.on_thread(in_free_slot)) is None:
+        if time.monotonic() > deadline:
+            raise ProfileError(
+                "busy",
+                f"every CSM slot stayed busy for {wait_s:g} s; try again when fewer replies "
+                "are being spoken",
+            )
+        await asyncio.sleep(_FREE_SLOT_POLL_S)
+    return prefix

@@ -23,9 +23,8 @@ import numpy.typing as npt
 from wyoming_verba.engines.base import VoiceRefusedError
 from wyoming_verba.engines.csm.model.mimi import FRAME_SAMPLES, FRAMES_PER_SECOND, SAMPLE_RATE
 from wyoming_verba.engines.csm.model.slots import CONTEXT_LIMIT
+from wyoming_verba.protocol.clip import MAX_CLIP_S, MIN_CLIP_S, duration_problem
 
-MIN_CLIP_S = 1.0
-MAX_CLIP_S = 30.0
 MAX_TRANSCRIPT_CHARS = 1000
 ROOM_TO_SPEAK = 1024  # context positions a reply keeps after the reference (half of 2048) ...
 REPLY_TEXT_TOKENS = 64  # ... or, if more, csm.max_audio_s of frames plus its sentence's text
@@ -181,12 +180,8 @@ def _check_seconds(
     if seconds is None or MIN_CLIP_S <= seconds <= MAX_CLIP_S + slack_s:
         return
     what = f"{path} is" if path is not None else "the clip is"
-    raise VoiceProfileError(
-        "reference_audio",
-        "bad-duration",
-        f"{what} {'over ' if at_least else ''}{seconds:.1f} s long; it must be "
-        f"{MIN_CLIP_S:g}-{MAX_CLIP_S:g} s (5-15 s of clear speech works best)",
-    )
+    problem = duration_problem(seconds, what, at_least)
+    raise VoiceProfileError("reference_audio", "bad-duration", problem or "")
 
 
 def _unreadable(path: Path, why: str) -> VoiceProfileError:

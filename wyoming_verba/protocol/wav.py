@@ -5,10 +5,18 @@ from __future__ import annotations
 import io
 import struct
 import wave
-
-from .api import AudioFormat
+from dataclasses import dataclass
 
 _UNKNOWN = 0xFFFFFFFF
+
+
+@dataclass
+class AudioFormat:
+    """PCM format of a response (filled in from its audio-start and chunks)."""
+
+    rate: int = 24000
+    width: int = 2
+    channels: int = 1
 
 
 def wav_bytes(pcm: bytes, audio_format: AudioFormat) -> bytes:

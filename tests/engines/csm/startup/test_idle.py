@@ -20,8 +20,8 @@ from wyoming.tts import (
 
 from tests.fakes.fake_edge import FakeEdgeService
 from tests.support.serving import ServerFactory, audio_of, merge, read_until, uri_of
-from wyoming_verba.config.load import ConfigError, parse_config
-from wyoming_verba.engines.csm.generation.fitting import frame_budget
+from wyoming_verba.config import ConfigError, parse_config
+from wyoming_verba.engines.csm.generation.reply import frame_budget
 
 UNLOAD = {"csm": {"unload_after_s": 0.5, "anchor_speakers": False}}
 CSM_VOICE = SynthesizeVoice("csm:speaker-0")

@@ -17,7 +17,7 @@ from wyoming.tts import (
 
 from tests.fakes.fake_edge import FakeEdgeService
 from tests.support.serving import ServerFactory, read_until, types_of, uri_of
-from wyoming_verba.core.speakable import is_speakable
+from wyoming_verba.core.text import is_speakable
 
 UNSPEAKABLE = ["   \t\n", "\u200b\u200c\u200d\u2060\ufeff", " ... !? ", "\u0301\u0308", "\x07\x1b"]
 
