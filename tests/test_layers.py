@@ -3,6 +3,7 @@
 cli → server → engines → config → core → protocol (→ wyoming): a module may import its own
 layer and the layers below it, never one above. Edge and CSM never import each other, and the
 protocol module uses relative imports only (it is vendored into the Home Assistant integration).
+Inside the CSM engine the folders are layers too: engine → startup → voices → generation → model.
 """
 
 from __future__ import annotations
@@ -60,6 +61,24 @@ def test_engines_do_not_import_each_other(engine: str) -> None:
     for path in (PACKAGE / "engines" / engine).rglob("*.py"):
         crossing = [n for n in imported(path) if n.startswith(f"wyoming_verba.engines.{other}")]
         assert not crossing, f"{module_name(path)} imports {crossing}"
+
+
+CSM_LAYERS = ["", "startup", "voices", "generation", "model"]  # "": engine.py and tempo.py
+
+
+def csm_layer(module: str) -> int:
+    part = module.removeprefix("wyoming_verba.engines.csm").lstrip(".").split(".")[0]
+    return CSM_LAYERS.index(part if part in CSM_LAYERS else "")
+
+
+@pytest.mark.parametrize(
+    "path", sorted((PACKAGE / "engines" / "csm").rglob("*.py")), ids=module_name
+)
+def test_csm_folders_import_downward(path: Path) -> None:
+    own = csm_layer(module_name(path))
+    inside = [n for n in imported(path) if n.startswith("wyoming_verba.engines.csm.")]
+    upward = [name for name in inside if csm_layer(name) < own]
+    assert not upward, f"{module_name(path)} imports a CSM folder above it: {upward}"
 
 
 def test_the_protocol_module_imports_only_itself_relatively() -> None:

@@ -13,8 +13,9 @@ step for every slot at once, and streams each slot's audio back as it is made.
   lifecycle, idle.
 - `voices/`: what a voice is — registry, rules, prefixes, prompts, tokens.
 
-Imports point downward: `model/` imports none of the other folders; nothing here imports the
-server or the CLI. docs/csm-engine.md walks through one frame and what each property is proven by.
+Imports point downward — engine → startup → voices → generation → model (tests/test_layers.py);
+nothing here imports the server or the CLI. docs/csm-engine.md walks through one frame and
+what each property is proven by.
 """
 
 from wyoming_verba.engines.csm.engine import CsmEngine

@@ -8,6 +8,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
+from functools import partial
 from pathlib import Path
 
 from wyoming_verba.config import CsmConfig, CsmVoiceProfile
@@ -21,8 +22,9 @@ from wyoming_verba.engines.base import (
 )
 from wyoming_verba.engines.csm.generation.stream import ReplySettings, stream_reply
 from wyoming_verba.engines.csm.model.mimi import SAMPLE_RATE
+from wyoming_verba.engines.csm.model.pipeline import release_cuda_cache
 from wyoming_verba.engines.csm.model.slots import VoicePrefix
-from wyoming_verba.engines.csm.startup.idle import IdleWatch, release_cuda_cache
+from wyoming_verba.engines.csm.startup.idle import IdleWatch
 from wyoming_verba.engines.csm.startup.lifecycle import log_ready, start_runtime, unload_runtime
 from wyoming_verba.engines.csm.startup.runtime import CsmRuntime
 from wyoming_verba.engines.csm.tempo import AudioShaper, shaped
@@ -108,7 +110,7 @@ class CsmEngine:
         await self._voices.check_clips()
         up = await start_runtime(self._config, self._data_dir)
         self._runtime, self._compiled = up.runtime, up.compiled
-        prefixes, anchors = await self._voices.build(up.runtime)
+        prefixes, anchors = await self._voices.build(up.runtime.worker, up.runtime.prompts)
         await self._warm_up(up.runtime)
         log_ready(up, time.monotonic() - started, prefixes, anchors)
         self._idle.arm()
@@ -159,11 +161,12 @@ class CsmEngine:
     async def check_voice(self, samples: int, transcript: str, speaker: int) -> None:
         """VoiceProfileError unless a CSM-rate clip of `samples` + transcript make a usable
         voice."""
-        await self._voices.check(self._loaded(), samples, transcript, speaker)
+        await self._voices.check(self._loaded().prompts, samples, transcript, speaker)
 
     async def add_voice(self, profile: CsmVoiceProfile, wait_s: float) -> None:
         """Encode and prefill a new profile on the generation thread; it speaks at once."""
-        await self._voices.add(self._loaded(), profile, wait_s)
+        runtime = self._loaded()
+        await self._voices.add(runtime.worker, runtime.prompts, profile, wait_s)
 
     def remove_voice(self, name: str) -> None:
         """Forget a created profile (replies already speaking with it finish)."""
@@ -227,7 +230,8 @@ class CsmEngine:
         settings = ReplySettings(
             config.continuity, config.queue_timeout_s, config.max_audio_s, temperature
         )
-        return stream_reply(runtime, sentences, prefix, speaker, settings)
+        text_ids = partial(runtime.prompts.text_ids, speaker=speaker)
+        return stream_reply(runtime.worker, text_ids, sentences, prefix, settings)
 
     async def close(self) -> None:
         """Stop the worker and free the model."""

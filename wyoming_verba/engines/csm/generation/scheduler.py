@@ -22,8 +22,7 @@ import torch
 from wyoming_verba.engines.base import EngineUnavailableError
 from wyoming_verba.engines.csm.generation.reply import END, Reply
 from wyoming_verba.engines.csm.generation.running import RunningReply
-from wyoming_verba.engines.csm.model.pipeline import FramePipeline
-from wyoming_verba.engines.csm.startup.idle import release_cuda_cache
+from wyoming_verba.engines.csm.model.pipeline import FramePipeline, release_cuda_cache
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -6,17 +6,18 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
-from functools import partial
+
+import torch
 
 from wyoming_verba.core.aio import cancel_and_wait
 from wyoming_verba.core.audio import Pcm, TrailingSilenceTrimmer
 from wyoming_verba.engines.base import SENTENCE_END, SentenceEnd
 from wyoming_verba.engines.csm.generation.reply import END, Delivery, Reply, SentenceFitter
+from wyoming_verba.engines.csm.generation.worker import GenerationWorker
 from wyoming_verba.engines.csm.model.mimi import SAMPLE_RATE
 from wyoming_verba.engines.csm.model.slots import VoicePrefix
-from wyoming_verba.engines.csm.startup.runtime import CsmRuntime
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,10 @@ class ReplySettings:
 
 
 async def stream_reply(
-    runtime: CsmRuntime,
+    worker: GenerationWorker,
+    text_ids: Callable[[str], torch.Tensor],
     sentences: AsyncIterator[str],
     prefix: VoicePrefix | None,
-    speaker: int,
     settings: ReplySettings,
 ) -> AsyncGenerator[Pcm | SentenceEnd, None]:
     """Speak `sentences` as one reply in one slot (see Reply), yielding audio as it is made."""
@@ -52,12 +53,12 @@ async def stream_reply(
         queue_timeout_s=settings.queue_timeout_s,
     )
     fitter = SentenceFitter(
-        partial(runtime.prompts.text_ids, speaker=speaker),
+        text_ids,
         prefix.length if prefix is not None else 0,
         settings.max_audio_s,
     )
     pieces: deque[int] = deque()  # how many slot sentences each input sentence became
-    runtime.worker.submit(reply)
+    worker.submit(reply)
     feeder = asyncio.create_task(_feed(sentences, fitter, reply, pieces, inbox))
     trimmer = TrailingSilenceTrimmer(SAMPLE_RATE)
     try:

@@ -12,6 +12,7 @@ replies and frees memory; the thread keeps running.
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 import time
@@ -55,6 +56,10 @@ class GenerationWorker:
         reply.attach(self._wake.set, self._released)
         self.scheduler.add(reply)
         self._wake.set()
+
+    async def run(self, function: Callable[[], T]) -> T:
+        """Run `function` on the generation thread and wait for its result (from the loop)."""
+        return await asyncio.wrap_future(self.call(function))
 
     def call(self, function: Callable[[], T]) -> Future[T]:
         """Run `function` on the generation thread between frames (loading, compiling)."""

@@ -103,3 +103,9 @@ class FramePipeline:
             host._event = cuda_api().Event()
             host._event.record(stream)
         return host
+
+
+def release_cuda_cache() -> None:
+    """Hand the CUDA memory torch caches but no longer uses back to the driver (no CUDA: no-op)."""
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -20,6 +20,8 @@ from collections.abc import Awaitable, Callable
 
 import torch
 
+from wyoming_verba.engines.csm.model.pipeline import release_cuda_cache
+
 _LOGGER = logging.getLogger(__name__)
 
 
@@ -96,9 +98,3 @@ def release_memory(compiled: bool) -> None:
         trim = getattr(ctypes.CDLL(libc), "malloc_trim", None)
         if trim is not None:
             trim(0)
-
-
-def release_cuda_cache() -> None:
-    """Hand the CUDA memory torch caches but no longer uses back to the driver (no CUDA: no-op)."""
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()

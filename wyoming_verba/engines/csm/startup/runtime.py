@@ -3,7 +3,6 @@ ready (compile, CUDA graphs, voice prefixes, anchors) before the first request."
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -41,7 +40,7 @@ class CsmRuntime:
 
     async def on_thread(self, function: Callable[[], T]) -> T:
         """Run on the generation thread and wait for the result."""
-        return await asyncio.wrap_future(self.worker.call(function))
+        return await self.worker.run(function)
 
     def stop(self) -> None:
         """Stop the generation thread."""

@@ -23,8 +23,8 @@ from functools import partial
 
 from wyoming_verba.config import CsmConfig, CsmVoiceProfile
 from wyoming_verba.engines.base import VoiceRefusedError
+from wyoming_verba.engines.csm.generation.worker import GenerationWorker
 from wyoming_verba.engines.csm.model.slots import VoicePrefix
-from wyoming_verba.engines.csm.startup.runtime import CsmRuntime
 from wyoming_verba.engines.csm.voices.prompts import PromptBuilder
 from wyoming_verba.engines.csm.voices.rules import (
     CheckedVoice,
@@ -113,18 +113,21 @@ async def build_prefixes(
 
 
 async def build_profile_prefixes(
-    runtime: CsmRuntime, result: ProfileSet, created: list[CsmVoiceProfile], max_audio_s: float
+    worker: GenerationWorker,
+    prompts: PromptBuilder,
+    result: ProfileSet,
+    created: list[CsmVoiceProfile],
+    max_audio_s: float,
 ) -> tuple[dict[str, VoicePrefix], list[str]]:
     """Prefixes of the configured profiles that pass their checks and of the voices created at
     run time (kept in server.data_dir/voices, checked the same way); also the created voices
     that failed and are dropped."""
 
     async def build(name: str, voice: CheckedVoice) -> VoicePrefix:
-        prompts = runtime.prompts
         call = partial(prompts.build_prefix, name, voice.speaker, voice.audio, voice.transcript)
-        return await runtime.on_thread(call)
+        return await worker.run(call)
 
-    text_positions = runtime.prompts.text_positions
+    text_positions = prompts.text_positions
     prefixes = await build_prefixes(result, text_positions, build, max_audio_s)
     dropped: list[str] = []
     for profile in created:
@@ -144,7 +147,7 @@ async def build_profile_prefixes(
 
 
 async def build_anchors(
-    runtime: CsmRuntime, config: CsmConfig, speakers: list[int]
+    worker: GenerationWorker, prompts: PromptBuilder, config: CsmConfig, speakers: list[int]
 ) -> dict[int, VoicePrefix]:
     """The anchors of the listed speakers (csm.anchor_speakers): a generated, seeded reference."""
     anchors: dict[int, VoicePrefix] = {}
@@ -152,13 +155,13 @@ async def build_anchors(
         for speaker in speakers:
             _LOGGER.info("Generating the reference clip that anchors CSM speaker %d", speaker)
             anchor = partial(
-                runtime.prompts.build_anchor,
+                prompts.build_anchor,
                 speaker,
                 ANCHOR_TEXT,
                 ANCHOR_MAX_FRAMES,
                 ANCHOR_SEED + speaker,
             )
-            anchors[speaker] = await runtime.on_thread(anchor)
+            anchors[speaker] = await worker.run(anchor)
     return anchors
 
 
@@ -179,12 +182,12 @@ def check_profile(
 
 
 async def build_live_prefix(
-    runtime: CsmRuntime, profile: CsmVoiceProfile, wait_s: float
+    worker: GenerationWorker, prompts: PromptBuilder, profile: CsmVoiceProfile, wait_s: float
 ) -> VoicePrefix:
     """Encode and prefill a profile's clip in a free slot; waits up to `wait_s` for one."""
     assert profile.reference_audio is not None and profile.reference_text is not None
     build = partial(
-        runtime.prompts.build_prefix,
+        prompts.build_prefix,
         profile.name,
         profile.speaker,
         profile.reference_audio,
@@ -192,11 +195,11 @@ async def build_live_prefix(
     )
 
     def in_free_slot() -> VoicePrefix | None:
-        slot = runtime.worker.free_slot()
+        slot = worker.free_slot()
         return None if slot is None else build(slot=slot)
 
     deadline = time.monotonic() + wait_s
-    while (prefix := await runtime.on_thread(in_free_slot)) is None:
+    while (prefix := await worker.run(in_free_slot)) is None:
         if time.monotonic() > deadline:
             raise ProfileError(
                 "busy",

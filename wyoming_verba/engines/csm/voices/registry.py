@@ -14,8 +14,8 @@ from functools import partial
 from wyoming_verba.config import CsmConfig, CsmVoiceProfile
 from wyoming_verba.core.voices import VoiceChoice, VoiceInfo
 from wyoming_verba.engines.base import EngineError, EngineUnavailableError
+from wyoming_verba.engines.csm.generation.worker import GenerationWorker
 from wyoming_verba.engines.csm.model.slots import VoicePrefix
-from wyoming_verba.engines.csm.startup.runtime import CsmRuntime
 from wyoming_verba.engines.csm.voices.prefixes import (
     ProfileSet,
     build_anchors,
@@ -24,6 +24,7 @@ from wyoming_verba.engines.csm.voices.prefixes import (
     check_clips,
     check_profile,
 )
+from wyoming_verba.engines.csm.voices.prompts import PromptBuilder
 
 
 class VoiceRegistry:
@@ -49,16 +50,17 @@ class VoiceRegistry:
         """Which configured profiles were skipped and why ('' when none)."""
         return self._profile_set.summary()
 
-    async def build(self, runtime: CsmRuntime) -> tuple[int, int]:
+    async def build(self, worker: GenerationWorker, prompts: PromptBuilder) -> tuple[int, int]:
         """After a load: build every profile's prefix (a created voice that fails is dropped)
         and the speakers' anchors; returns how many of each."""
         created = [p for p in self._profiles.values() if p.name not in self._configured]
         self._prefixes, dropped = await build_profile_prefixes(
-            runtime, self._profile_set, created, self._config.max_audio_s
+            worker, prompts, self._profile_set, created, self._config.max_audio_s
         )
         for name in dropped:
             del self._profiles[name]
-        self._anchors = await build_anchors(runtime, self._config, self.listed_speakers())
+        speakers = self.listed_speakers()
+        self._anchors = await build_anchors(worker, prompts, self._config, speakers)
         return len(self._prefixes), len(self._anchors)
 
     def forget_built(self) -> None:
@@ -96,14 +98,23 @@ class VoiceRegistry:
             return None
         return "config" if name in self._configured else "created"
 
-    async def check(self, runtime: CsmRuntime, samples: int, transcript: str, speaker: int) -> None:
+    async def check(
+        self, prompts: PromptBuilder, samples: int, transcript: str, speaker: int
+    ) -> None:
         """VoiceProfileError unless a clip of `samples` + transcript make a usable voice."""
-        check = partial(check_profile, runtime.prompts, samples, transcript, speaker)
+        check = partial(check_profile, prompts, samples, transcript, speaker)
         await asyncio.to_thread(check, self._config.max_audio_s)
 
-    async def add(self, runtime: CsmRuntime, profile: CsmVoiceProfile, wait_s: float) -> None:
+    async def add(
+        self,
+        worker: GenerationWorker,
+        prompts: PromptBuilder,
+        profile: CsmVoiceProfile,
+        wait_s: float,
+    ) -> None:
         """Encode and prefill a new profile on the generation thread; it speaks at once."""
-        self._prefixes[profile.name] = await build_live_prefix(runtime, profile, wait_s)
+        prefix = await build_live_prefix(worker, prompts, profile, wait_s)
+        self._prefixes[profile.name] = prefix
         self._profiles[profile.name] = profile
 
     def remove(self, name: str) -> None:
