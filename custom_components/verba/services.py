@@ -18,7 +18,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 
 from . import VerbaConfigEntry
-from .const import DOMAIN
+from .const import DOMAIN, refresh_signal
 from .protocol.client import CannotConnectError, VoiceRefusedError
 from .protocol.clip import ClipError
 from .protocol.clip_file import read_clip
@@ -32,11 +32,6 @@ ATTR_TRANSCRIPT = "transcript"
 ATTR_SPEAKER = "speaker"
 ATTR_AUDIO = "audio"
 LOCAL_MEDIA_PREFIX = "media-source://media_source/"
-
-
-def voices_changed_signal(entry_id: str) -> str:
-    """Dispatcher signal sent after the entry's server got or lost a voice."""
-    return f"{DOMAIN}_{entry_id}_voices_changed"
 
 
 _ENTRY = vol.Optional(ATTR_CONFIG_ENTRY_ID)
@@ -135,4 +130,4 @@ async def _ask(hass: HomeAssistant, entry: VerbaConfigEntry, request: Awaitable[
             translation_key="server_unreachable",
             translation_placeholders={"error": str(err) or type(err).__name__},
         ) from err
-    async_dispatcher_send(hass, voices_changed_signal(entry.entry_id))
+    async_dispatcher_send(hass, refresh_signal(entry.entry_id))

@@ -60,7 +60,7 @@ def free_port() -> int:
 def wav_samples(data: bytes) -> tuple[int, int, np.ndarray]:
     """(rate, sample count, samples) of 16-bit mono WAV bytes, counting the data chunk's bytes.
 
-    Streamed WAV says 'unknown' (0xFFFFFFFF, ours) or 0 frames (HA 2026.2's built-in Wyoming
+    Streamed WAV says "unknown" (0xFFFFFFFF, ours) or 0 frames (HA 2026.2's built-in Wyoming
     client) in its header; the samples are whatever follows the data chunk's header.
     """
     assert data[:4] == b"RIFF" and data[8:12] == b"WAVE", data[:12]
@@ -77,7 +77,7 @@ def wav_samples(data: bytes) -> tuple[int, int, np.ndarray]:
             )
             assert (channels, bits) == (1, 16)
         elif kind == b"data":
-            end = len(data) if size in (0, 0xFFFFFFFF - 36) else body + size
+            end = len(data) if size in (0, 0xFFFFFFFF) else body + size
             pcm = np.frombuffer(data[body:end], dtype="<i2")
             return rate, pcm.size, pcm
         offset = body + size + (size & 1)
