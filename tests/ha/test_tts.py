@@ -48,6 +48,7 @@ async def speak(
     assert extension == "wav"
     rate, samples, _pcm = wav_samples(data)
     assert (rate, samples) == (24000, 2400)
+    assert data[40:44] == (2400 * 2).to_bytes(4, "little")  # a whole file: its exact size
     return servers.requests[-1]
 
 
@@ -157,7 +158,9 @@ async def test_streamed_text_uses_the_requests_language(
     response = await entity(hass).async_stream_tts_audio(TTSAudioRequest("de-DE", {}, llm_reply()))
     data = b"".join([chunk async for chunk in response.data_gen])
     assert response.extension == "wav"
-    assert data[4:8] == b"\xff\xff\xff\xff"  # a stream: sizes unknown
+    # A stream: sizes unknown. HA 2026.11 passes WAV through (no ffmpeg) only when the data size
+    # is 0 or 0xFFFFFFFF.
+    assert data[4:8] == data[40:44] == b"\xff\xff\xff\xff"
     assert wav_samples(data)[:2] == (24000, 2400)
     assert servers.requests[-1] == Request(
         "Guten Abend. Das Licht ist aus.", "edge:de-DE-KatjaNeural", None, True
