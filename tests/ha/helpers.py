@@ -10,12 +10,17 @@ from typing import Any
 from unittest.mock import patch
 
 import numpy as np
-from homeassistant.const import Platform
+from homeassistant.const import MAJOR_VERSION, MINOR_VERSION, Platform
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from wyoming.event import Event
 from wyoming.info import Attribution, Describe, Info, TtsProgram, TtsVoice
 from wyoming.server import AsyncEventHandler, AsyncTcpServer
+
+# HA's words when a TTS request carries an option the engine does not take (2026.11 reworded them).
+OPTIONS_REFUSED = (
+    "Unsupported options" if (MAJOR_VERSION, MINOR_VERSION) >= (2026, 11) else "Invalid options"
+)
 
 
 def tts_info(program: str, extension: dict[str, Any] | None = None) -> Event:

@@ -24,7 +24,7 @@ from custom_components.verba.const import (
 
 from .e2e import fetch_audio
 from .fakes import HOST, PORT, CannotConnectError, FakeServers, Request
-from .helpers import loaded_with, wav_samples
+from .helpers import OPTIONS_REFUSED, loaded_with, wav_samples
 
 ENTITY = "tts.verba_192_168_1_20_10200_speech"
 
@@ -211,7 +211,7 @@ async def test_tts_speak_options_reach_the_server_over_the_defaults(
     assert servers.requests[-1].options == {"rate": "-20%", "volume": "+5%", "pitch": "-3Hz"}
     await fetch_audio(hass, ENTITY, "Hallo again.")
     assert servers.requests[-1].options == {"rate": "+10%", "pitch": "-3Hz"}
-    with pytest.raises(HomeAssistantError, match="Invalid options"):
+    with pytest.raises(HomeAssistantError, match=OPTIONS_REFUSED):
         await fetch_audio(hass, ENTITY, "Hallo.", {"speed": 2})
 
 
