@@ -98,8 +98,8 @@ class VerbaConfigFlow(ConfigFlow, domain=DOMAIN):
         return await self.async_step_zeroconf_confirm()
 
     def _abort_if_known(self, host: str, port: int) -> None:
-        """A server that has an entry: the entry follows its new address (and its title too,
-        unless the user renamed it) in one update, then the flow aborts as already configured.
+        """A server that has an entry: the entry follows its new address (its title too, unless
+        the user renamed it), then the flow aborts as already configured.
 
         A loaded entry is reloaded once, by its own update listener; one in setup retry is
         reloaded by Home Assistant (a discovered server is online).
