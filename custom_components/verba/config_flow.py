@@ -15,6 +15,7 @@ from .const import DEFAULT_PORT, DOMAIN, TXT_SERVER_ID
 from .options_flow import VerbaOptionsFlow
 from .protocol.client import CannotConnectError, VerbaClient
 from .protocol.info import NotVerbaServerError, ServerInfo
+from .schema import ha_schema
 
 _SERVER_SCHEMA = vol.Schema(
     {
@@ -71,7 +72,9 @@ class VerbaConfigFlow(ConfigFlow, domain=DOMAIN):
             errors["base"] = info
         return self.async_show_form(
             step_id="user",
-            data_schema=self.add_suggested_values_to_schema(_SERVER_SCHEMA, user_input or {}),
+            data_schema=self.add_suggested_values_to_schema(
+                ha_schema(_SERVER_SCHEMA), user_input or {}
+            ),
             errors=errors,
         )
 
@@ -160,7 +163,7 @@ class VerbaConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
-                _SERVER_SCHEMA, user_input or dict(entry.data)
+                ha_schema(_SERVER_SCHEMA), user_input or dict(entry.data)
             ),
             errors=errors,
         )

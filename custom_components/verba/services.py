@@ -25,6 +25,7 @@ from .protocol.client import CannotConnectError, VoiceRefusedError
 from .protocol.clip import ClipError
 from .protocol.clip_file import NUL_IN_PATH, read_clip
 from .protocol.info import NotVerbaServerError
+from .schema import ha_schema
 
 SERVICE_CREATE_VOICE = "create_voice"
 SERVICE_DELETE_VOICE = "delete_voice"
@@ -52,8 +53,12 @@ DELETE_SCHEMA = vol.Schema({_ENTRY: cv.string, vol.Required(ATTR_NAME): cv.strin
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the actions (once, for every Verba entry), for admins only: a call from any
     other user is refused with Home Assistant's own Unauthorized."""
-    async_register_admin_service(hass, DOMAIN, SERVICE_CREATE_VOICE, _create_voice, CREATE_SCHEMA)
-    async_register_admin_service(hass, DOMAIN, SERVICE_DELETE_VOICE, _delete_voice, DELETE_SCHEMA)
+    async_register_admin_service(
+        hass, DOMAIN, SERVICE_CREATE_VOICE, _create_voice, ha_schema(CREATE_SCHEMA)
+    )
+    async_register_admin_service(
+        hass, DOMAIN, SERVICE_DELETE_VOICE, _delete_voice, ha_schema(DELETE_SCHEMA)
+    )
 
 
 def _error(key: str, **placeholders: str) -> ServiceValidationError:

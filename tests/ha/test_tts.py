@@ -21,6 +21,7 @@ from custom_components.verba.const import (
     CONF_SPEAKER,
     CONF_VOICE,
 )
+from custom_components.verba.protocol.wav import AudioFormat, streaming_wav_header
 
 from .e2e import fetch_audio
 from .fakes import HOST, PORT, CannotConnectError, FakeServers, Request
@@ -222,3 +223,15 @@ async def test_a_streamed_reply_carries_its_options(
     response = await entity(hass).async_stream_tts_audio(request)
     assert b"".join([chunk async for chunk in response.data_gen])
     assert servers.requests[-1].streamed and servers.requests[-1].options == {"temperature": 0.4}
+
+
+def test_home_assistant_passes_our_stream_through_without_ffmpeg() -> None:
+    # HA 2026.11 feeds a streamed WAV to the player as raw PCM only when its parser accepts the
+    # header (data size 0 or 0xFFFFFFFF); otherwise it starts ffmpeg for every reply.
+    parse = getattr(tts, "_parse_streaming_wav_header", None)
+    if parse is None:
+        pytest.skip("Home Assistant before 2026.11 has no WAV pass-through")
+    info = parse(streaming_wav_header(AudioFormat(rate=24000, width=2, channels=1)))
+    assert info is not None
+    pcm = info.pcm_format
+    assert (pcm.sample_rate, pcm.sample_width, pcm.channels) == (24000, 2, 1)
