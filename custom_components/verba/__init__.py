@@ -53,7 +53,11 @@ def is_server_id(unique_id: str | None) -> bool:
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: VerbaConfigEntry) -> bool:
-    """Connect to the server and set up the TTS and select entities."""
+    """Connect to the server and set up the TTS and select entities.
+
+    Returns a bool, as HA before 2026.11 requires (None there is a failed setup); 2026.11 asks
+    core integrations for None and takes a bool from custom ones without a warning.
+    """
     host, port = entry.data[CONF_HOST], entry.data[CONF_PORT]
     placeholders = {"host": host, "port": str(port)}
     client = VerbaClient(host, port)
