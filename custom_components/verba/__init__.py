@@ -12,9 +12,10 @@ from homeassistant.const import CONF_HOST, CONF_PORT, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.typing import ConfigType
 
-from .const import DOMAIN
+from .const import DOMAIN, refresh_signal
 from .protocol.client import CannotConnectError, VerbaClient
 from .protocol.info import NotVerbaServerError, ServerInfo
 
@@ -52,7 +53,11 @@ def is_server_id(unique_id: str | None) -> bool:
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: VerbaConfigEntry) -> bool:
-    """Connect to the server and set up the TTS and select entities."""
+    """Connect to the server and set up the TTS and select entities.
+
+    Returns a bool, as HA before 2026.11 requires (None there is a failed setup); 2026.11 asks
+    core integrations for None and takes a bool from custom ones without a warning.
+    """
     host, port = entry.data[CONF_HOST], entry.data[CONF_PORT]
     placeholders = {"host": host, "port": str(port)}
     client = VerbaClient(host, port)
@@ -73,8 +78,19 @@ async def async_setup_entry(hass: HomeAssistant, entry: VerbaConfigEntry) -> boo
         ) from err
     _follow_server_id(hass, entry, info)
     entry.runtime_data = VerbaData(client, info)
+    entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
+
+
+async def _async_entry_updated(hass: HomeAssistant, entry: VerbaConfigEntry) -> None:
+    """The entry's one update listener: a new address reloads it (once, scheduled here; the
+    flows only update the entry); changed options or title just redraw the selects."""
+    client = entry.runtime_data.client
+    if (entry.data[CONF_HOST], entry.data[CONF_PORT]) != (client.host, client.port):
+        hass.config_entries.async_schedule_reload(entry.entry_id)
+        return
+    async_dispatcher_send(hass, refresh_signal(entry.entry_id))
 
 
 def _follow_server_id(hass: HomeAssistant, entry: VerbaConfigEntry, info: ServerInfo) -> None:

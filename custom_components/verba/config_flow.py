@@ -15,6 +15,7 @@ from .const import DEFAULT_PORT, DOMAIN, TXT_SERVER_ID
 from .options_flow import VerbaOptionsFlow
 from .protocol.client import CannotConnectError, VerbaClient
 from .protocol.info import NotVerbaServerError, ServerInfo
+from .schema import ha_schema
 
 _SERVER_SCHEMA = vol.Schema(
     {
@@ -71,7 +72,9 @@ class VerbaConfigFlow(ConfigFlow, domain=DOMAIN):
             errors["base"] = info
         return self.async_show_form(
             step_id="user",
-            data_schema=self.add_suggested_values_to_schema(_SERVER_SCHEMA, user_input or {}),
+            data_schema=self.add_suggested_values_to_schema(
+                ha_schema(_SERVER_SCHEMA), user_input or {}
+            ),
             errors=errors,
         )
 
@@ -84,8 +87,7 @@ class VerbaConfigFlow(ConfigFlow, domain=DOMAIN):
         if is_server_id(advertised_id):
             # Known servers are recognised without connecting to them.
             await self.async_set_unique_id(advertised_id)
-            self._retitle_known_entry(host, port)
-            self._abort_if_unique_id_configured(updates=address)
+            self._abort_if_known(host, port)
         self._async_abort_entries_match(address)
         info = await _describe(host, port)
         if not isinstance(info, ServerInfo):
@@ -93,23 +95,28 @@ class VerbaConfigFlow(ConfigFlow, domain=DOMAIN):
         server_id = info.server_id or name
         if server_id != self.unique_id:
             await self.async_set_unique_id(server_id)
-            self._retitle_known_entry(host, port)
-            self._abort_if_unique_id_configured(updates=address)
+            self._abort_if_known(host, port)
         self._discovered = {**address, "name": name}
         self.context["title_placeholders"] = {"name": name}
         return await self.async_step_zeroconf_confirm()
 
-    def _retitle_known_entry(self, host: str, port: int) -> None:
-        """The entry this server already has follows its new address in its title too, unless
-        the user renamed it (the abort that follows updates the address and reloads)."""
-        if self.unique_id is None:
-            return
-        entry = self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, self.unique_id)
-        if entry is None:
-            return
-        old = _title(entry.data.get(CONF_HOST, ""), entry.data.get(CONF_PORT, DEFAULT_PORT))
-        if entry.title == old and old != _title(host, port):
-            self.hass.config_entries.async_update_entry(entry, title=_title(host, port))
+    def _abort_if_known(self, host: str, port: int) -> None:
+        """A server that has an entry: the entry follows its new address (its title too, unless
+        the user renamed it), then the flow aborts as already configured.
+
+        A loaded entry is reloaded once, by its own update listener; one in setup retry is
+        reloaded by Home Assistant (a discovered server is online).
+        """
+        entry = self.hass.config_entries.async_entry_for_domain_unique_id(
+            DOMAIN, self.unique_id or ""
+        )
+        if entry is not None:
+            old = _title(entry.data.get(CONF_HOST, ""), entry.data.get(CONF_PORT, DEFAULT_PORT))
+            if entry.title == old and old != _title(host, port):
+                self.hass.config_entries.async_update_entry(entry, title=_title(host, port))
+        self._abort_if_unique_id_configured(
+            updates={CONF_HOST: host, CONF_PORT: port}, reload_on_update=False
+        )
 
     async def async_step_zeroconf_confirm(
         self, user_input: dict[str, Any] | None = None
@@ -145,17 +152,30 @@ class VerbaConfigFlow(ConfigFlow, domain=DOMAIN):
                         self._abort_if_unique_id_mismatch(reason="wrong_server")
                     else:  # an entry from before server ids: adopt it unless another has it
                         self._abort_if_unique_id_configured()
-                return self.async_update_reload_and_abort(
+                self._update_entry(
                     entry,
                     unique_id=info.server_id or entry.unique_id,
-                    data_updates={CONF_HOST: host, CONF_PORT: port},
+                    data={**entry.data, CONF_HOST: host, CONF_PORT: port},
                     title=_title(host, port),
                 )
+                return self.async_abort(reason="reconfigure_successful")
             errors["base"] = info
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
-                _SERVER_SCHEMA, user_input or dict(entry.data)
+                ha_schema(_SERVER_SCHEMA), user_input or dict(entry.data)
             ),
             errors=errors,
         )
+
+    def _update_entry(self, entry: VerbaConfigEntry, **changes: Any) -> None:
+        """Change the entry and have it reloaded once.
+
+        A loaded entry's own update listener schedules that reload when the address changed (a
+        flow that reloaded too would reload it twice, which Home Assistant deprecates from
+        2026.6 and refuses from 2026.12). An entry that is not loaded has no listener: the
+        server just answered, so it is set up again here.
+        """
+        self.hass.config_entries.async_update_entry(entry, **changes)
+        if not entry.update_listeners:
+            self.hass.config_entries.async_schedule_reload(entry.entry_id)

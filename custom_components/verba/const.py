@@ -23,3 +23,8 @@ TXT_SERVER_ID: Final = "server_id"  # the zeroconf TXT record key the server set
 # sent in synthesize's context["verba"] (our client only).
 SPEAK_OPTIONS: Final = ALL_OPTIONS
 ATTR_RATE, ATTR_VOLUME, ATTR_PITCH, ATTR_TEMPERATURE = ALL_OPTIONS
+
+
+def refresh_signal(entry_id: str) -> str:
+    """Dispatcher signal: the entry's options or its server's voices changed (selects redraw)."""
+    return f"{DOMAIN}_{entry_id}_refresh"

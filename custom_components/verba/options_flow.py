@@ -34,6 +34,7 @@ from .const import (
 from .protocol.info import ServerInfo, VoiceEntry, base_language
 from .protocol.options import RATE_RANGE
 from .protocol.prosody import VOLUME_RANGE
+from .schema import ha_schema
 from .settings import Settings, valid_pitch
 
 # The language step's choice that removes a language's voice (the server's default applies).
@@ -118,7 +119,7 @@ class VerbaOptionsFlow(OptionsFlow):
         schema = vol.Schema(
             {vol.Required(CONF_BACKEND, default=self._settings.backend): _select(options)}
         )
-        return self.async_show_form(step_id="backend", data_schema=schema)
+        return self.async_show_form(step_id="backend", data_schema=ha_schema(schema))
 
     async def async_step_voice(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Choose voice (and speaker, for CSM) of the chosen backend."""
@@ -150,7 +151,7 @@ class VerbaOptionsFlow(OptionsFlow):
             )
         return self.async_show_form(
             step_id="voice",
-            data_schema=vol.Schema(fields),
+            data_schema=ha_schema(vol.Schema(fields)),
             description_placeholders={"backend": backend},
         )
 
@@ -171,7 +172,7 @@ class VerbaOptionsFlow(OptionsFlow):
         own = base_language(self.hass.config.language)
         default = own if own in tags else next(iter(sorted(tags)), "")
         schema = vol.Schema({vol.Required(CONF_LANGUAGE, default=default): _select(options)})
-        return self.async_show_form(step_id="languages", data_schema=schema)
+        return self.async_show_form(step_id="languages", data_schema=ha_schema(schema))
 
     async def async_step_language_voice(
         self, user_input: dict[str, Any] | None = None
@@ -199,7 +200,7 @@ class VerbaOptionsFlow(OptionsFlow):
         )
         return self.async_show_form(
             step_id="language_voice",
-            data_schema=schema,
+            data_schema=ha_schema(schema),
             description_placeholders={"language": language},
         )
 
@@ -229,6 +230,8 @@ class VerbaOptionsFlow(OptionsFlow):
                 return self.async_create_entry(data={**kept, **changes})
         return self.async_show_form(
             step_id="speaking",
-            data_schema=_speaking_schema({**self.config_entry.options, **(user_input or {})}),
+            data_schema=ha_schema(
+                _speaking_schema({**self.config_entry.options, **(user_input or {})})
+            ),
             errors=errors,
         )

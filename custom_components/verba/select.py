@@ -6,17 +6,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from homeassistant.components.select import SelectEntity, SelectEntityDescription
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import VerbaConfigEntry
-from .const import CONF_BACKEND, CONF_SPEAKER, CONF_VOICE, SPEAKER_DEFAULT, SPEAKERS
+from .const import (
+    CONF_BACKEND,
+    CONF_SPEAKER,
+    CONF_VOICE,
+    SPEAKER_DEFAULT,
+    SPEAKERS,
+    refresh_signal,
+)
 from .entity import VerbaEntity
 from .protocol.info import ServerInfo
-from .services import voices_changed_signal
 from .settings import Settings
 
 PARALLEL_UPDATES = 0
@@ -96,15 +101,13 @@ class VerbaSelect(VerbaEntity, SelectEntity):
         return self.entity_description.current_fn(self._entry.runtime_data.info, self._settings)
 
     async def async_added_to_hass(self) -> None:
-        """Follow option changes from the options flow and the other selects."""
-        await super().async_added_to_hass()
-        self.async_on_remove(self._entry.add_update_listener(self._options_changed))
-        # A voice created or deleted through verba.create_voice / delete_voice changes the list.
-        signal = voices_changed_signal(self._entry.entry_id)
-        self.async_on_remove(async_dispatcher_connect(self.hass, signal, self.async_write_ha_state))
+        """Follow option changes (options flow, the other selects) and created/deleted voices.
 
-    async def _options_changed(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
-        self.async_write_ha_state()
+        The entry's one update listener (in __init__) sends the signal; entities register none.
+        """
+        await super().async_added_to_hass()
+        signal = refresh_signal(self._entry.entry_id)
+        self.async_on_remove(async_dispatcher_connect(self.hass, signal, self.async_write_ha_state))
 
     async def async_select_option(self, option: str) -> None:
         """Store the choice in the entry's options."""

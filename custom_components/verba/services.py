@@ -2,7 +2,8 @@
 
 The clip is a media-source id of HA's local media (`media-source://media_source/local/x.wav`, what
 the media browser shows for files uploaded to My media) or a file path inside the config or a
-media folder. The server must allow uploads (csm.voice_uploads: true).
+media folder. The server must allow uploads (csm.voice_uploads: true). Both actions are admin
+services: they make HA read files and change the server's voices.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.service import async_register_admin_service
 
 from . import VerbaConfigEntry
-from .const import DOMAIN
+from .const import DOMAIN, refresh_signal
 from .protocol.client import CannotConnectError, VoiceRefusedError
 from .protocol.clip import ClipError
-from .protocol.clip_file import read_clip
+from .protocol.clip_file import NUL_IN_PATH, read_clip
 from .protocol.info import NotVerbaServerError
+from .schema import ha_schema
 
 SERVICE_CREATE_VOICE = "create_voice"
 SERVICE_DELETE_VOICE = "delete_voice"
@@ -32,11 +35,6 @@ ATTR_TRANSCRIPT = "transcript"
 ATTR_SPEAKER = "speaker"
 ATTR_AUDIO = "audio"
 LOCAL_MEDIA_PREFIX = "media-source://media_source/"
-
-
-def voices_changed_signal(entry_id: str) -> str:
-    """Dispatcher signal sent after the entry's server got or lost a voice."""
-    return f"{DOMAIN}_{entry_id}_voices_changed"
 
 
 _ENTRY = vol.Optional(ATTR_CONFIG_ENTRY_ID)
@@ -53,9 +51,14 @@ DELETE_SCHEMA = vol.Schema({_ENTRY: cv.string, vol.Required(ATTR_NAME): cv.strin
 
 
 def async_setup_services(hass: HomeAssistant) -> None:
-    """Register the actions (once, for every Verba entry)."""
-    hass.services.async_register(DOMAIN, SERVICE_CREATE_VOICE, _create_voice, CREATE_SCHEMA)
-    hass.services.async_register(DOMAIN, SERVICE_DELETE_VOICE, _delete_voice, DELETE_SCHEMA)
+    """Register the actions (once, for every Verba entry), for admins only: a call from any
+    other user is refused with Home Assistant's own Unauthorized."""
+    async_register_admin_service(
+        hass, DOMAIN, SERVICE_CREATE_VOICE, _create_voice, ha_schema(CREATE_SCHEMA)
+    )
+    async_register_admin_service(
+        hass, DOMAIN, SERVICE_DELETE_VOICE, _delete_voice, ha_schema(DELETE_SCHEMA)
+    )
 
 
 def _error(key: str, **placeholders: str) -> ServiceValidationError:
@@ -81,7 +84,10 @@ def _entry(call: ServiceCall) -> VerbaConfigEntry:
 
 
 def clip_path(hass: HomeAssistant, audio: str) -> Path:
-    """The file a media-source id of local media or a path names, if HA may read it."""
+    """The file a media-source id of local media or a path names, if HA may read it (whether
+    it is a regular audio file is read_clip's to check, without reading it)."""
+    if "\0" in audio:
+        raise _error("audio_unreadable", error=NUL_IN_PATH)
     if audio.startswith(LOCAL_MEDIA_PREFIX):
         source, _, location = audio.removeprefix(LOCAL_MEDIA_PREFIX).partition("/")
         folder = hass.config.media_dirs.get(source)
@@ -96,7 +102,7 @@ def clip_path(hass: HomeAssistant, audio: str) -> Path:
     allowed = [Path(hass.config.config_dir), *map(Path, hass.config.media_dirs.values())]
     if not any(path.is_relative_to(folder.resolve()) for folder in allowed):
         raise _error("audio_not_allowed", audio=audio)
-    if not path.is_file():
+    if not path.exists():
         raise _error("audio_not_found", audio=audio)
     return path
 
@@ -135,4 +141,4 @@ async def _ask(hass: HomeAssistant, entry: VerbaConfigEntry, request: Awaitable[
             translation_key="server_unreachable",
             translation_placeholders={"error": str(err) or type(err).__name__},
         ) from err
-    async_dispatcher_send(hass, voices_changed_signal(entry.entry_id))
+    async_dispatcher_send(hass, refresh_signal(entry.entry_id))

@@ -10,12 +10,17 @@ from typing import Any
 from unittest.mock import patch
 
 import numpy as np
-from homeassistant.const import Platform
+from homeassistant.const import MAJOR_VERSION, MINOR_VERSION, Platform
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from wyoming.event import Event
 from wyoming.info import Attribution, Describe, Info, TtsProgram, TtsVoice
 from wyoming.server import AsyncEventHandler, AsyncTcpServer
+
+# HA's words when a TTS request carries an option the engine does not take (2026.11 reworded them).
+OPTIONS_REFUSED = (
+    "Unsupported options" if (MAJOR_VERSION, MINOR_VERSION) >= (2026, 11) else "Invalid options"
+)
 
 
 def tts_info(program: str, extension: dict[str, Any] | None = None) -> Event:
@@ -60,7 +65,7 @@ def free_port() -> int:
 def wav_samples(data: bytes) -> tuple[int, int, np.ndarray]:
     """(rate, sample count, samples) of 16-bit mono WAV bytes, counting the data chunk's bytes.
 
-    Streamed WAV says 'unknown' (0xFFFFFFFF, ours) or 0 frames (HA 2026.2's built-in Wyoming
+    Streamed WAV says "unknown" (0xFFFFFFFF, ours) or 0 frames (HA 2026.2's built-in Wyoming
     client) in its header; the samples are whatever follows the data chunk's header.
     """
     assert data[:4] == b"RIFF" and data[8:12] == b"WAVE", data[:12]
@@ -77,7 +82,7 @@ def wav_samples(data: bytes) -> tuple[int, int, np.ndarray]:
             )
             assert (channels, bits) == (1, 16)
         elif kind == b"data":
-            end = len(data) if size in (0, 0xFFFFFFFF - 36) else body + size
+            end = len(data) if size in (0, 0xFFFFFFFF) else body + size
             pcm = np.frombuffer(data[body:end], dtype="<i2")
             return rate, pcm.size, pcm
         offset = body + size + (size & 1)

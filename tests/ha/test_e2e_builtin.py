@@ -12,7 +12,7 @@ from homeassistant.exceptions import HomeAssistantError
 
 from .conftest import FakeEdge, VerbaServer
 from .e2e import HA_BEFORE_2025_7, UNKNOWN_VOICE, add_entry, fetch_audio, speak_llm_reply, texts_of
-from .helpers import wav_samples
+from .helpers import OPTIONS_REFUSED, wav_samples
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -66,7 +66,7 @@ async def test_builtin_rejects_speaking_options_and_sends_plain_requests(
 ) -> None:
     # Only our integration carries rate/volume/pitch; the built-in one refuses them itself.
     engine = await add_entry(hass, "wyoming", verba_server)
-    with pytest.raises(HomeAssistantError, match="Invalid options"):
+    with pytest.raises(HomeAssistantError, match=OPTIONS_REFUSED):
         await fetch_audio(hass, engine, "Hello.", {"rate": "+20%"})
     before = len(fake_edge.requests())
     await fetch_audio(hass, engine, "Plain words.")

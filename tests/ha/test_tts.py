@@ -21,10 +21,11 @@ from custom_components.verba.const import (
     CONF_SPEAKER,
     CONF_VOICE,
 )
+from custom_components.verba.protocol.wav import AudioFormat, streaming_wav_header
 
 from .e2e import fetch_audio
 from .fakes import HOST, PORT, CannotConnectError, FakeServers, Request
-from .helpers import loaded_with, wav_samples
+from .helpers import OPTIONS_REFUSED, loaded_with, wav_samples
 
 ENTITY = "tts.verba_192_168_1_20_10200_speech"
 
@@ -48,6 +49,7 @@ async def speak(
     assert extension == "wav"
     rate, samples, _pcm = wav_samples(data)
     assert (rate, samples) == (24000, 2400)
+    assert data[40:44] == (2400 * 2).to_bytes(4, "little")  # a whole file: its exact size
     return servers.requests[-1]
 
 
@@ -157,7 +159,9 @@ async def test_streamed_text_uses_the_requests_language(
     response = await entity(hass).async_stream_tts_audio(TTSAudioRequest("de-DE", {}, llm_reply()))
     data = b"".join([chunk async for chunk in response.data_gen])
     assert response.extension == "wav"
-    assert data[4:8] == b"\xff\xff\xff\xff"  # a stream: sizes unknown
+    # A stream: sizes unknown. HA 2026.11 passes WAV through (no ffmpeg) only when the data size
+    # is 0 or 0xFFFFFFFF.
+    assert data[4:8] == data[40:44] == b"\xff\xff\xff\xff"
     assert wav_samples(data)[:2] == (24000, 2400)
     assert servers.requests[-1] == Request(
         "Guten Abend. Das Licht ist aus.", "edge:de-DE-KatjaNeural", None, True
@@ -208,7 +212,7 @@ async def test_tts_speak_options_reach_the_server_over_the_defaults(
     assert servers.requests[-1].options == {"rate": "-20%", "volume": "+5%", "pitch": "-3Hz"}
     await fetch_audio(hass, ENTITY, "Hallo again.")
     assert servers.requests[-1].options == {"rate": "+10%", "pitch": "-3Hz"}
-    with pytest.raises(HomeAssistantError, match="Invalid options"):
+    with pytest.raises(HomeAssistantError, match=OPTIONS_REFUSED):
         await fetch_audio(hass, ENTITY, "Hallo.", {"speed": 2})
 
 
@@ -219,3 +223,15 @@ async def test_a_streamed_reply_carries_its_options(
     response = await entity(hass).async_stream_tts_audio(request)
     assert b"".join([chunk async for chunk in response.data_gen])
     assert servers.requests[-1].streamed and servers.requests[-1].options == {"temperature": 0.4}
+
+
+def test_home_assistant_passes_our_stream_through_without_ffmpeg() -> None:
+    # HA 2026.11 feeds a streamed WAV to the player as raw PCM only when its parser accepts the
+    # header (data size 0 or 0xFFFFFFFF); otherwise it starts ffmpeg for every reply.
+    parse = getattr(tts, "_parse_streaming_wav_header", None)
+    if parse is None:
+        pytest.skip("Home Assistant before 2026.11 has no WAV pass-through")
+    info = parse(streaming_wav_header(AudioFormat(rate=24000, width=2, channels=1)))
+    assert info is not None
+    pcm = info.pcm_format
+    assert (pcm.sample_rate, pcm.sample_width, pcm.channels) == (24000, 2, 1)

@@ -51,9 +51,7 @@ class Clip:
         """The clip itself when it keeps the whole rule; ClipError with the server's message."""
         check_format(self.rate, self.width, self.channels)
         check_payload(self.pcm, self.channels)
-        problem = duration_problem(self.seconds)
-        if problem is not None:
-            raise ClipError(problem, "bad-duration")
+        check_duration(self.seconds)
         return self
 
 
@@ -79,6 +77,14 @@ def check_payload(pcm: bytes, channels: int) -> None:
         raise ClipError(
             f"the payload must be whole {channels}-channel 16-bit frames ({len(pcm)} bytes)"
         )
+
+
+def check_duration(seconds: float, at_least: bool = False) -> None:
+    """ClipError (code bad-duration) unless a clip of `seconds` keeps the rule; at_least: the
+    clip is longer still (a decode stopped there)."""
+    problem = duration_problem(seconds, at_least=at_least)
+    if problem is not None:
+        raise ClipError(problem, "bad-duration")
 
 
 def duration_problem(

@@ -7,7 +7,9 @@ import struct
 import wave
 from dataclasses import dataclass
 
-_UNKNOWN = 0xFFFFFFFF
+# "Length unknown: read to the end". Home Assistant (2026.11+) passes a WAV stream through
+# without ffmpeg only when the data chunk's size is this or 0.
+STREAM_SIZE = 0xFFFFFFFF
 
 
 @dataclass
@@ -31,11 +33,15 @@ def wav_bytes(pcm: bytes, audio_format: AudioFormat) -> bytes:
 
 
 def streaming_wav_header(audio_format: AudioFormat) -> bytes:
-    """A 44-byte WAV header whose sizes say 'unknown, read to the end' (streamed audio)."""
+    """A 44-byte WAV header for streamed audio: the RIFF and data sizes are STREAM_SIZE.
+
+    For audio whose length is known, use wav_bytes: its sizes are exact, for players that trust
+    them.
+    """
     block = audio_format.width * audio_format.channels
     return (
         b"RIFF"
-        + struct.pack("<I", _UNKNOWN)
+        + struct.pack("<I", STREAM_SIZE)
         + b"WAVEfmt "
         + struct.pack(
             "<IHHIIHH",
@@ -48,5 +54,5 @@ def streaming_wav_header(audio_format: AudioFormat) -> bytes:
             audio_format.width * 8,
         )
         + b"data"
-        + struct.pack("<I", _UNKNOWN - 36)
+        + struct.pack("<I", STREAM_SIZE)
     )
