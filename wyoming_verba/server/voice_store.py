@@ -8,9 +8,12 @@ it away first, so a crash never leaves half a voice that the next start would lo
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import os
 import shutil
+import stat
 import uuid
 import wave
 from pathlib import Path
@@ -18,26 +21,54 @@ from pathlib import Path
 from wyoming_verba.config import CsmVoiceProfile
 from wyoming_verba.core.audio import Pcm
 from wyoming_verba.protocol.clip import CLIP_RATE
+from wyoming_verba.protocol.echo import one_line
 from wyoming_verba.protocol.voice_events import MAX_NAME_CHARS
 
 _LOGGER = logging.getLogger(__name__)
 
 CLIP_FILE = "clip.wav"
 PROFILE_FILE = "profile.json"
+MAX_PROFILE_BYTES = 64 * 1024  # a transcript and a speaker id; a bound on what a wrong file costs
+MAX_CLIP_FILE_BYTES = 4 * 1024 * 1024  # 30 s at 24 kHz 16-bit mono is 1.44 MB, plus a header
 
 
 class VoiceStoreError(Exception):
     """A voice could not be written or removed; the message names the path and the cause."""
 
 
+def read_bounded(path: Path, limit: int) -> bytes:
+    """A regular file of at most `limit` bytes, opened without blocking (a FIFO or a device is
+    refused at once rather than read for ever); ValueError/OSError otherwise."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(descriptor, "rb") as file:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise ValueError(f"{path.name} is not a regular file")
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{path.name} is larger than {limit // 1024} KiB")
+    return data
+
+
 def _check_clip(path: Path) -> None:
     """A stored clip must be what save() writes: a bad one must not stop CSM from loading."""
     if not path.is_file():
         raise ValueError(f"{CLIP_FILE} is missing")
-    with wave.open(str(path), "rb") as wav:
+    with wave.open(io.BytesIO(read_bounded(path, MAX_CLIP_FILE_BYTES)), "rb") as wav:
         shape = (wav.getframerate(), wav.getnchannels(), wav.getsampwidth())
         if shape != (CLIP_RATE, 1, 2) or wav.getnframes() == 0:
             raise ValueError(f"{CLIP_FILE} is not 24 kHz 16-bit mono audio")
+
+
+def _read_meta(path: Path) -> tuple[str, int]:
+    meta = json.loads(read_bounded(path, MAX_PROFILE_BYTES).decode("utf-8"))
+    if not isinstance(meta, dict):
+        raise ValueError(f"{PROFILE_FILE} must hold an object")
+    transcript, speaker = meta.get("transcript"), meta.get("speaker")
+    if not isinstance(transcript, str) or not transcript:
+        raise ValueError("'transcript' must be a non-empty string")
+    if isinstance(speaker, bool) or not isinstance(speaker, int) or not 0 <= speaker < 2**31:
+        raise ValueError("'speaker' must be a whole number")
+    return transcript, speaker
 
 
 class VoiceStore:
@@ -61,15 +92,17 @@ class VoiceStore:
 
     def _read(self, folder: Path) -> CsmVoiceProfile | None:
         try:
-            meta = json.loads((folder / PROFILE_FILE).read_text(encoding="utf-8"))
-            transcript, speaker = meta["transcript"], meta["speaker"]
-            if not isinstance(transcript, str) or not transcript:
-                raise ValueError("'transcript' must be a non-empty string")
-            if isinstance(speaker, bool) or not isinstance(speaker, int) or speaker < 0:
-                raise ValueError("'speaker' must be a whole number")
+            transcript, speaker = _read_meta(folder / PROFILE_FILE)
             _check_clip(folder / CLIP_FILE)
-        except (OSError, ValueError, KeyError, TypeError, EOFError, wave.Error) as err:
-            _LOGGER.warning("Skipping the stored CSM voice in %s: %s", folder, err)
+        except Exception as err:  # any damage to one voice must not stop the start
+            reason = err.strerror if isinstance(err, OSError) and err.strerror else err
+            _LOGGER.error(
+                "Skipping the stored CSM voice in %s: %s: %s; remove that folder and create "
+                "the voice again",
+                one_line(str(folder)),
+                type(err).__name__,
+                one_line(str(reason))[:200],
+            )
             return None
         return CsmVoiceProfile(folder.name, speaker, folder / CLIP_FILE, transcript)
 
