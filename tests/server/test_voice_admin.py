@@ -20,6 +20,7 @@ from tests.support.raw import RawClient
 from tests.support.serving import ServerFactory, audio_of, merge, read_until, uri_of
 from wyoming_verba.protocol.clip import MAX_CLIP_BYTES
 from wyoming_verba.protocol.voice_events import VoiceCreate, VoiceDelete
+from wyoming_verba.server.voice_store import VoiceStore
 
 TRANSCRIPT = "I read stories."
 
@@ -141,6 +142,10 @@ async def test_a_clip_at_another_rate_in_stereo_is_resampled(
         (create("wordy", transcript="word " * 250), "transcript-too-long", "at most 1000"),
         (create("bad/name"), "invalid-name", "is not allowed"),
         (create("speaker-3"), "invalid-name", "speaker-<n>"),
+        (create(".x"), "invalid-name", "not starting with '.'"),
+        (create(".."), "invalid-name", "not starting with '.'"),
+        (create("new\nline"), "invalid-name", "is not allowed"),
+        (create("csm:Configured"), "invalid-name", "differs from the voice 'configured' only"),
         (create("configured"), "name-taken", "exists; choose another name"),
         (create("odd", audio=b"\x00" * 48001), "bad-audio", "whole 1-channel 16-bit frames"),
         (create("wide", width=4), "bad-audio", "16-bit"),
@@ -316,3 +321,29 @@ def test_voice_upload_keys_are_validated(csm: dict[str, Any], message: str) -> N
     assert str(err.value).startswith(message), err.value
     defaults = parse_config({}, environ={}).csm
     assert (defaults.voice_uploads, defaults.max_voices) == (False, 20)
+
+
+async def test_stored_folder_names_follow_the_creation_rule(
+    start_server: ServerFactory, csm_config: dict[str, Any], tmp_path: Path, caplog: Any
+) -> None:
+    voices = tmp_path / "data" / "voices"
+    store = VoiceStore(tmp_path / "data")
+    for name in ["Narrator", "narrator", "hidden", "escape", "newline", "builtin", "real"]:
+        store.save(name, np.frombuffer(clip_pcm(1.5), "<i2"), TRANSCRIPT, 1)
+    renames = [("hidden", ".hidden"), ("escape", "a\x1bb"), ("newline", "a\nb")]
+    for old, new in [*renames, ("builtin", "speaker-0")]:
+        (voices / old).rename(voices / new)
+    (voices / "linked").symlink_to(voices / "real")
+    server = await start_server(uploads(csm_config))
+    await ready(server)
+    names = await voice_names(uri_of(server))
+    assert names.count("csm:speaker-0") == 1
+    assert {"csm:Narrator", "csm:real", "csm:linked"} <= set(names)
+    assert not {"csm:narrator", "csm:.hidden", "csm:a\x1bb", "csm:a\nb"} & set(names)
+    skipped = [r.getMessage() for r in caplog.records if "Skipping the stored" in r.getMessage()]
+    assert len(skipped) == 5, skipped
+    assert not any("\x1b" in line or "\n" in line for line in skipped)
+    deleted = await ask(uri_of(server), VoiceDelete("linked").event())
+    assert deleted.type == "verba-voice-deleted", deleted.data
+    assert sorted(p.name for p in voices.iterdir() if p.name.startswith(".")) == [".hidden"]
+    assert (voices / "real" / "clip.wav").is_file()

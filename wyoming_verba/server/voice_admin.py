@@ -21,6 +21,7 @@ from wyoming.event import Event
 
 from wyoming_verba.config import Config, CsmVoiceProfile
 from wyoming_verba.core.audio import Pcm, Resampler
+from wyoming_verba.core.voices import VoiceInfo
 from wyoming_verba.engines.base import EngineError, EngineState, VoiceRefusedError
 from wyoming_verba.protocol.clip import CLIP_RATE, MAX_CLIP_BYTES, check_payload
 from wyoming_verba.protocol.echo import echo
@@ -33,6 +34,7 @@ from wyoming_verba.protocol.voice_events import (
     VoiceCreated,
     VoiceDelete,
     VoiceDeleted,
+    case_twin,
 )
 from wyoming_verba.server.service import SpeechService
 from wyoming_verba.server.voice_store import VoiceStore, VoiceStoreError
@@ -52,6 +54,7 @@ class LiveVoices(Protocol):
     """What the CSM engine offers for voices created at run time."""
 
     def status(self) -> object: ...
+    def voices(self) -> list[VoiceInfo]: ...
     def ensure_loading(self) -> None: ...
     def add_stored_voices(self, profiles: list[CsmVoiceProfile]) -> list[str]: ...
     def voice_origin(self, name: str) -> str | None: ...
@@ -99,7 +102,9 @@ class VoiceAdmin:
             return
         for name in engine.add_stored_voices(stored):
             _LOGGER.warning(
-                "Created voice %s is shadowed by csm.voices in the config file (same name)", name
+                "Created voice %s is shadowed by csm.voices in the config file (the same name, "
+                "or one that differs only in case); rename the one in the config file",
+                name,
             )
 
     async def answer(self, event: Event) -> Event:
@@ -159,6 +164,14 @@ class VoiceAdmin:
             if engine.voice_origin(request.name) is not None or self._store.has(request.name):
                 raise VoiceAdminError(
                     "name-taken", f"a voice named {request.name!r} exists; choose another name"
+                )
+            names = [v.voice_id for v in engine.voices()] + self._store.names()
+            twin = case_twin(request.name, names)
+            if twin is not None:
+                raise VoiceAdminError(
+                    "invalid-name",
+                    f"voice name {request.name!r} differs from the voice {twin!r} only in case; "
+                    "choose another name",
                 )
             count = self._store.count()
             if count >= self._max_voices:

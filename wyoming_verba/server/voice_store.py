@@ -8,6 +8,7 @@ it away first, so a crash never leaves half a voice that the next start would lo
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -22,7 +23,7 @@ from wyoming_verba.config import CsmVoiceProfile
 from wyoming_verba.core.audio import Pcm
 from wyoming_verba.protocol.clip import CLIP_RATE
 from wyoming_verba.protocol.echo import one_line
-from wyoming_verba.protocol.voice_events import MAX_NAME_CHARS
+from wyoming_verba.protocol.voice_events import case_twin, name_problem
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -71,6 +72,30 @@ def _read_meta(path: Path) -> tuple[str, int]:
     return transcript, speaker
 
 
+def _name_problem(name: str, loaded: list[str]) -> str | None:
+    twin = case_twin(name, loaded)
+    if twin is not None:
+        return f"its name differs from the stored voice {twin!r} only in case"
+    return name_problem(name)
+
+
+def _skip(folder: Path, problem: str) -> None:
+    _LOGGER.error(
+        "Skipping the stored CSM voice in %s: %s; remove that folder and create the voice again",
+        one_line(str(folder)),
+        problem,
+    )
+
+
+def _remove(path: Path) -> None:
+    """Remove a folder, or a link to one (the link only), ignoring errors."""
+    if path.is_symlink() or not path.is_dir():
+        with contextlib.suppress(OSError):
+            path.unlink()
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 class VoiceStore:
     """The created voices under one folder."""
 
@@ -78,14 +103,19 @@ class VoiceStore:
         self.root = data_dir / "voices"
 
     def load(self) -> list[CsmVoiceProfile]:
-        """Every stored voice, by name; unreadable ones are skipped with a warning."""
+        """Every stored voice, by name; unreadable ones are skipped with an error, and what a
+        save or delete cut short left behind is removed."""
         if not self.root.is_dir():
             return []
-        profiles = []
+        profiles: list[CsmVoiceProfile] = []
         for folder in sorted(self.root.iterdir()):
-            if folder.name.startswith(".") or not folder.is_dir():
+            if folder.name.startswith((".new-", ".old-")):
+                _remove(folder)
                 continue
-            profile = self._read(folder)
+            if not folder.is_dir():
+                continue
+            problem = _name_problem(folder.name, [p.name for p in profiles])
+            profile = self._read(folder) if problem is None else _skip(folder, problem)
             if profile is not None:
                 profiles.append(profile)
         return profiles
@@ -96,14 +126,7 @@ class VoiceStore:
             _check_clip(folder / CLIP_FILE)
         except Exception as err:  # any damage to one voice must not stop the start
             reason = err.strerror if isinstance(err, OSError) and err.strerror else err
-            _LOGGER.error(
-                "Skipping the stored CSM voice in %s: %s: %s; remove that folder and create "
-                "the voice again",
-                one_line(str(folder)),
-                type(err).__name__,
-                one_line(str(reason))[:200],
-            )
-            return None
+            return _skip(folder, f"{type(err).__name__}: {one_line(str(reason))[:200]}")
         return CsmVoiceProfile(folder.name, speaker, folder / CLIP_FILE, transcript)
 
     def count(self) -> int:
@@ -112,13 +135,19 @@ class VoiceStore:
             return 0
         return sum(1 for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
+    def names(self) -> list[str]:
+        """The names of the stored voice folders (readable or not)."""
+        if not self.root.is_dir():
+            return []
+        return [p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+
     def has(self, name: str) -> bool:
         """Whether a voice of that name is stored."""
         return (self.root / name).is_dir()
 
     def save(self, name: str, clip: Pcm, transcript: str, speaker: int) -> CsmVoiceProfile:
         """Write a voice (clip: 24 kHz mono 16-bit); VoiceStoreError when that fails."""
-        assert len(name) <= MAX_NAME_CHARS and "/" not in name and not name.startswith(".")
+        assert name_problem(name) is None, name
         temporary = self.root / f".new-{name}-{uuid.uuid4().hex[:8]}"
         target = self.root / name
         try:
@@ -150,4 +179,4 @@ class VoiceStore:
             raise VoiceStoreError(
                 f"cannot remove voice {name!r} from {self.root} ({err.strerror or err})"
             ) from err
-        shutil.rmtree(doomed, ignore_errors=True)
+        _remove(doomed)

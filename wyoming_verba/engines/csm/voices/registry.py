@@ -87,8 +87,9 @@ class VoiceRegistry:
 
     def add_stored(self, profiles: list[CsmVoiceProfile]) -> list[str]:
         """Before start: add stored profiles (built while loading); returns the names skipped
-        because csm.voices already has them."""
-        clashes = [p.name for p in profiles if p.name in self._profiles]
+        because csm.voices already has them (or a name that differs only in case)."""
+        taken = {name.casefold() for name in self._profiles}
+        clashes = [p.name for p in profiles if p.name.casefold() in taken]
         self._profiles.update((p.name, p) for p in profiles if p.name not in clashes)
         return clashes
 
