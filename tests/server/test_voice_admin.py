@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import wave
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,13 @@ def create(name: str, seconds: float = 2.0, **fields: Any) -> Event:
     values.update(fields)
     audio = values.pop("audio", None) or clip_pcm(seconds, values["rate"])
     return VoiceCreate(name=name, audio=audio, **values).event()
+
+
+async def state_becomes(engine: Any, state: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while engine.status().state != state:
+        assert time.monotonic() < deadline, f"still {engine.status()} after {timeout} s"
+        await asyncio.sleep(0.05)
 
 
 async def voice_names(uri: str) -> list[str]:
@@ -347,3 +355,24 @@ async def test_stored_folder_names_follow_the_creation_rule(
     assert deleted.type == "verba-voice-deleted", deleted.data
     assert sorted(p.name for p in voices.iterdir() if p.name.startswith(".")) == [".hidden"]
     assert (voices / "real" / "clip.wav").is_file()
+
+
+async def test_create_loads_an_idle_or_unloaded_csm_and_delete_needs_no_model(
+    start_server: ServerFactory, csm_config: dict[str, Any], tmp_path: Path
+) -> None:
+    lazy = uploads(csm_config, preload=False, unload_after_s=0.5)
+    server = await start_server(lazy)
+    engine = server.service.engines["csm"]
+    uri = uri_of(server)
+    assert engine.status().state == "idle"
+    answer = await ask(uri, create("first"))
+    assert answer.type == "verba-voice-created", answer.data
+    await state_becomes(engine, "unloaded")
+    deleted = await ask(uri, VoiceDelete("first").event())
+    assert deleted.type == "verba-voice-deleted", deleted.data
+    assert engine.status().state == "unloaded"  # deleting touched the disk only
+    assert not (tmp_path / "data" / "voices" / "first").exists()
+    again = await ask(uri, create("second"))
+    assert again.type == "verba-voice-created", again.data
+    assert "csm:second" in await voice_names(uri) and "csm:first" not in await voice_names(uri)
+    assert len(await speak(uri, "csm:second")) > 0

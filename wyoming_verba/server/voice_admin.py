@@ -22,7 +22,7 @@ from wyoming.event import Event
 from wyoming_verba.config import Config, CsmVoiceProfile
 from wyoming_verba.core.audio import Pcm, Resampler
 from wyoming_verba.core.voices import VoiceInfo
-from wyoming_verba.engines.base import EngineError, EngineState, VoiceRefusedError
+from wyoming_verba.engines.base import EngineError, VoiceRefusedError
 from wyoming_verba.protocol.clip import CLIP_RATE, MAX_CLIP_BYTES, check_payload
 from wyoming_verba.protocol.echo import echo
 from wyoming_verba.protocol.errors import VerbaError
@@ -54,8 +54,8 @@ class LiveVoices(Protocol):
     """What the CSM engine offers for voices created at run time."""
 
     def status(self) -> object: ...
+    async def ready(self) -> None: ...
     def voices(self) -> list[VoiceInfo]: ...
-    def ensure_loading(self) -> None: ...
     def add_stored_voices(self, profiles: list[CsmVoiceProfile]) -> list[str]: ...
     def voice_origin(self, name: str) -> str | None: ...
     async def check_voice(self, samples: int, transcript: str, speaker: int) -> None: ...
@@ -130,7 +130,7 @@ class VoiceAdmin:
         )
         return reply
 
-    def _ready_engine(self) -> LiveVoices:
+    def _engine_for_uploads(self) -> LiveVoices:
         if not self._uploads:
             raise VoiceAdminError(
                 "uploads-off",
@@ -142,21 +142,23 @@ class VoiceAdmin:
             raise VoiceAdminError(
                 "csm-not-running", "CSM is not enabled on this server; add csm to tts.engines"
             )
-        status = engine.status()
-        state = getattr(status, "state", None)
-        if state != EngineState.READY:
-            if state == EngineState.IDLE:
-                engine.ensure_loading()
-            detail = getattr(status, "detail", "") or ""
-            raise VoiceAdminError(
-                "csm-not-running",
-                f"CSM is not ready ({state}{': ' + detail if detail else ''}); try again once "
-                "`wyoming-verba health` shows csm ready",
-            )
         return engine
 
+    @staticmethod
+    async def _loaded(engine: LiveVoices) -> None:
+        """An idle or unloaded CSM is loaded now (as a synthesize does), a loading one waited
+        for."""
+        try:
+            await engine.ready()
+        except EngineError as err:
+            raise VoiceAdminError(
+                "csm-not-running",
+                f"CSM cannot load ({err}); see the server log, and try again once "
+                "`wyoming-verba health` shows csm ready",
+            ) from err
+
     async def _create(self, event: Event) -> tuple[Event, str]:
-        engine = self._ready_engine()
+        engine = self._engine_for_uploads()
         request = VoiceCreate.from_event(event)
         if self._lock.locked():
             raise VoiceAdminError("busy", "another voice is being created; try again in a moment")
@@ -180,6 +182,7 @@ class VoiceAdmin:
                     f"this server already has {count} created voices (csm.max_voices); "
                     "delete one first",
                 )
+            await self._loaded(engine)
             clip = await asyncio.to_thread(to_clip, request)
             speaker = request.speaker if request.speaker is not None else 0
             await _engine_call(engine.check_voice(clip.size, request.transcript, speaker))
@@ -195,7 +198,7 @@ class VoiceAdmin:
         return VoiceCreated(request.name).event(), detail
 
     async def _delete(self, event: Event) -> tuple[Event, str]:
-        engine = self._ready_engine()
+        engine = self._engine_for_uploads()  # deleting touches the disk only: no model needed
         name = VoiceDelete.from_event(event).name
         async with self._lock:
             origin = engine.voice_origin(name)

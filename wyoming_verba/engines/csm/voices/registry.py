@@ -58,7 +58,9 @@ class VoiceRegistry:
             worker, prompts, self._profile_set, created, self._config.max_audio_s
         )
         for name in dropped:
-            del self._profiles[name]
+            self._profiles.pop(name, None)
+        # A voice deleted while this load built it is not kept.
+        self._prefixes = {n: p for n, p in self._prefixes.items() if n in self._profiles}
         speakers = self.listed_speakers()
         self._anchors = await build_anchors(worker, prompts, self._config, speakers)
         return len(self._prefixes), len(self._anchors)
