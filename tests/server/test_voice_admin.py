@@ -376,3 +376,28 @@ async def test_create_loads_an_idle_or_unloaded_csm_and_delete_needs_no_model(
     assert again.type == "verba-voice-created", again.data
     assert "csm:second" in await voice_names(uri) and "csm:first" not in await voice_names(uri)
     assert len(await speak(uri, "csm:second")) > 0
+
+
+async def test_a_stored_voice_that_failed_at_load_is_reported_deletable_and_not_counted(
+    start_server: ServerFactory, csm_config: dict[str, Any], tmp_path: Path
+) -> None:
+    store = VoiceStore(tmp_path / "data")
+    store.save("short", np.frombuffer(clip_pcm(0.5), "<i2"), TRANSCRIPT, 1)  # fails CSM's rule
+    store.save("broken", np.frombuffer(clip_pcm(1.5), "<i2"), TRANSCRIPT, 1)
+    (tmp_path / "data" / "voices" / "broken" / "profile.json").write_text("[" * 5000)
+    server = await start_server(uploads(csm_config, max_voices=2))
+    engine = await ready(server)
+    uri = uri_of(server)
+    detail = engine.status().detail
+    assert "created voice 'short' failed at load" in detail
+    assert "created voice 'broken' failed at load" in detail
+    assert "delete it and create it again" in detail
+    # Neither counts toward csm.max_voices: two new voices fit.
+    assert (await ask(uri, create("fresh"))).type == "verba-voice-created"
+    replaced = await ask(uri, create("short", seconds=1.5))  # "create it again" works
+    assert replaced.type == "verba-voice-created", replaced.data
+    deleted = await ask(uri, VoiceDelete("broken").event())
+    assert deleted.type == "verba-voice-deleted", deleted.data
+    assert engine.status().detail == ""
+    assert {"csm:fresh", "csm:short"} <= set(await voice_names(uri))
+    assert sorted(p.name for p in (tmp_path / "data" / "voices").iterdir()) == ["fresh", "short"]

@@ -56,7 +56,9 @@ class LiveVoices(Protocol):
     def status(self) -> object: ...
     async def ready(self) -> None: ...
     def voices(self) -> list[VoiceInfo]: ...
-    def add_stored_voices(self, profiles: list[CsmVoiceProfile]) -> list[str]: ...
+    def add_stored_voices(
+        self, profiles: list[CsmVoiceProfile], failed: dict[str, str] | None = None
+    ) -> list[str]: ...
     def voice_origin(self, name: str) -> str | None: ...
     async def check_voice(self, samples: int, transcript: str, speaker: int) -> None: ...
     async def add_voice(self, profile: CsmVoiceProfile, wait_s: float) -> None: ...
@@ -100,7 +102,7 @@ class VoiceAdmin:
             if stored:
                 _LOGGER.info("%d created CSM voices are kept but CSM is not enabled", len(stored))
             return
-        for name in engine.add_stored_voices(stored):
+        for name in engine.add_stored_voices(stored, self._store.unreadable):
             _LOGGER.warning(
                 "Created voice %s is shadowed by csm.voices in the config file (the same name, "
                 "or one that differs only in case); rename the one in the config file",
@@ -163,7 +165,10 @@ class VoiceAdmin:
         if self._lock.locked():
             raise VoiceAdminError("busy", "another voice is being created; try again in a moment")
         async with self._lock:
-            if engine.voice_origin(request.name) is not None or self._store.has(request.name):
+            origin = engine.voice_origin(request.name)
+            # A stored voice that failed at load is replaced: "create it again" is the fix.
+            replacing = origin == "failed" or (origin is None and self._store.has(request.name))
+            if origin is not None and not replacing:
                 raise VoiceAdminError(
                     "name-taken", f"a voice named {request.name!r} exists; choose another name"
                 )
@@ -175,7 +180,7 @@ class VoiceAdmin:
                     f"voice name {request.name!r} differs from the voice {twin!r} only in case; "
                     "choose another name",
                 )
-            count = self._store.count()
+            count = sum(engine.voice_origin(n) == "created" for n in self._store.names())
             if count >= self._max_voices:
                 raise VoiceAdminError(
                     "too-many-voices",
@@ -186,6 +191,8 @@ class VoiceAdmin:
             clip = await asyncio.to_thread(to_clip, request)
             speaker = request.speaker if request.speaker is not None else 0
             await _engine_call(engine.check_voice(clip.size, request.transcript, speaker))
+            if replacing:
+                await _removed(self._store, request.name)
             profile = await _stored(self._store, request.name, clip, request.transcript, speaker)
             try:
                 await _engine_call(engine.add_voice(profile, FREE_SLOT_WAIT_S))
@@ -207,12 +214,9 @@ class VoiceAdmin:
                     "not-deletable",
                     f"voice {name!r} comes from csm.voices in the config file; remove it there",
                 )
-            if origin is None or not self._store.has(name):
+            if not self._store.has(name):  # a created voice, loaded or failed at load
                 raise VoiceAdminError("unknown-voice", f"there is no created voice {name!r}")
-            try:
-                await asyncio.to_thread(self._store.delete, name)
-            except VoiceStoreError as err:
-                raise VoiceAdminError("storage", str(err)) from err
+            await _removed(self._store, name)
             engine.remove_voice(name)
         self._service.refresh_voices()
         return VoiceDeleted(name).event(), ""
@@ -233,6 +237,13 @@ async def _stored(
 ) -> CsmVoiceProfile:
     try:
         return await asyncio.to_thread(store.save, name, clip, transcript, speaker)
+    except VoiceStoreError as err:
+        raise VoiceAdminError("storage", str(err)) from err
+
+
+async def _removed(store: VoiceStore, name: str) -> None:
+    try:
+        await asyncio.to_thread(store.delete, name)
     except VoiceStoreError as err:
         raise VoiceAdminError("storage", str(err)) from err
 

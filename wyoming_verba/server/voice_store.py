@@ -101,6 +101,7 @@ class VoiceStore:
 
     def __init__(self, data_dir: Path) -> None:
         self.root = data_dir / "voices"
+        self.unreadable: dict[str, str] = {}  # at the last load(): validly named voices, why
 
     def load(self) -> list[CsmVoiceProfile]:
         """Every stored voice, by name; unreadable ones are skipped with an error, and what a
@@ -108,6 +109,7 @@ class VoiceStore:
         if not self.root.is_dir():
             return []
         profiles: list[CsmVoiceProfile] = []
+        self.unreadable = {}
         for folder in sorted(self.root.iterdir()):
             if folder.name.startswith((".new-", ".old-")):
                 _remove(folder)
@@ -115,7 +117,10 @@ class VoiceStore:
             if not folder.is_dir():
                 continue
             problem = _name_problem(folder.name, [p.name for p in profiles])
-            profile = self._read(folder) if problem is None else _skip(folder, problem)
+            if problem is not None:
+                _skip(folder, problem)
+                continue
+            profile = self._read(folder)
             if profile is not None:
                 profiles.append(profile)
         return profiles
@@ -126,7 +131,10 @@ class VoiceStore:
             _check_clip(folder / CLIP_FILE)
         except Exception as err:  # any damage to one voice must not stop the start
             reason = err.strerror if isinstance(err, OSError) and err.strerror else err
-            return _skip(folder, f"{type(err).__name__}: {one_line(str(reason))[:200]}")
+            why = f"{type(err).__name__}: {one_line(str(reason))[:200]}"
+            self.unreadable[folder.name] = why
+            _skip(folder, why)
+            return None
         return CsmVoiceProfile(folder.name, speaker, folder / CLIP_FILE, transcript)
 
     def count(self) -> int:
