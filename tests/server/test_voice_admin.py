@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import time
 import wave
 from pathlib import Path
@@ -401,3 +402,78 @@ async def test_a_stored_voice_that_failed_at_load_is_reported_deletable_and_not_
     assert engine.status().detail == ""
     assert {"csm:fresh", "csm:short"} <= set(await voice_names(uri))
     assert sorted(p.name for p in (tmp_path / "data" / "voices").iterdir()) == ["fresh", "short"]
+
+
+BUSY_TEXT = "A longer sentence that keeps the model busy. And then a second one follows it."
+
+
+async def test_a_creating_connection_is_not_evicted_as_idle(
+    start_server: ServerFactory, csm_config: dict[str, Any]
+) -> None:
+    config = merge(uploads(csm_config, max_batch=1), {"server": {"max_connections": 2}})
+    server = await start_server(config)
+    await ready(server)
+    uri = uri_of(server)
+    async with AsyncClient.from_uri(uri) as listener, AsyncClient.from_uri(uri) as maker:
+        await listener.write_event(Synthesize(BUSY_TEXT).event())
+        await read_until(listener, "audio-chunk")
+        await maker.write_event(create("patient", seconds=30))  # waits for the one slot
+        while not server.voice_admin.creating:  # noqa: ASYNC110 (the server exposes no event)
+            await asyncio.sleep(0.001)
+        refused = await (await RawClient.connect(server.port)).read_to_close()
+        assert [(e.type, e.data["code"]) for e in refused] == [("error", "busy")]
+        made = await asyncio.wait_for(maker.read_event(), 60)
+        assert made is not None and made.type == "verba-voice-created", made
+        await read_until(listener, "audio-stop")
+
+
+def test_a_shutdown_ends_a_creation_in_progress_with_an_error(
+    tmp_path: Path, tiny_csm_dir: Path
+) -> None:
+    config = {
+        "server": {
+            "uri": "tcp://127.0.0.1:0",
+            "zeroconf": {"enabled": False},
+            "data_dir": str(tmp_path / "data"),
+            "shutdown_grace_s": 0,
+        },
+        "tts": {"backend": "csm", "fallback": "none", "engines": ["csm"]},
+        "csm": {
+            "model": str(tiny_csm_dir),
+            "device": "cpu",
+            "temperature": 0,
+            "max_audio_s": 8,
+            "max_batch": 1,
+            "voice_uploads": True,
+            "anchor_speakers": False,
+        },
+    }
+    with server_process(tmp_path, config, env={"HF_HUB_OFFLINE": "1"}) as (process, port, _):
+
+        async def run() -> list[Event | None]:
+            uri = f"tcp://127.0.0.1:{port}"
+            await wait_ready(uri)
+            async with AsyncClient.from_uri(uri) as listener, AsyncClient.from_uri(uri) as maker:
+                await listener.write_event(Synthesize(BUSY_TEXT).event())
+                await read_until(listener, "audio-chunk")
+                await maker.write_event(create("cut", seconds=30))
+                await asyncio.sleep(0.3)  # the creation waits for the listener's slot
+                process.send_signal(signal.SIGTERM)
+                return [await asyncio.wait_for(maker.read_event(), 15) for _ in range(2)]
+
+        answers = asyncio.run(run())
+        assert process.wait(15) == 0
+    error = answers[0]
+    assert error is not None and error.type == "error", answers
+    assert error.data["code"] == "shutting-down" and answers[1] is None
+    assert not (tmp_path / "data" / "voices" / "cut").exists()
+
+
+async def wait_ready(uri: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        info = await ask(uri, Describe().event())
+        if info.data["verba"]["engines"]["csm"]["state"] == "ready":
+            return
+        assert time.monotonic() < deadline, info.data["verba"]["engines"]
+        await asyncio.sleep(0.1)
