@@ -151,6 +151,7 @@ async def test_a_clip_at_another_rate_in_stereo_is_resampled(
         (create("wordy", transcript="word " * 250), "transcript-too-long", "at most 1000"),
         (create("bad/name"), "invalid-name", "is not allowed"),
         (create("speaker-3"), "invalid-name", "speaker-<n>"),
+        (create("spk", speaker="loud"), "bad-request", "'speaker' must be a whole number"),
         (create(".x"), "invalid-name", "not starting with '.'"),
         (create(".."), "invalid-name", "not starting with '.'"),
         (create("new\nline"), "invalid-name", "is not allowed"),

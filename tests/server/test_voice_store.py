@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import struct
@@ -73,7 +74,7 @@ def test_delete_removes_the_voice(tmp_path: Path) -> None:
 
 def test_an_unusable_data_dir_says_what_to_do(tmp_path: Path) -> None:
     (tmp_path / "voices").write_text("a file where the folder should be")
-    with pytest.raises(VoiceStoreError, match="make server.data_dir writable"):
+    with pytest.raises(VoiceStoreError, match="check that server.data_dir is a writable folder"):
         VoiceStore(tmp_path).save("x", clip(), "Hi.", 0)
     assert VoiceStore(tmp_path).load() == []
 
@@ -205,3 +206,15 @@ def test_a_damaged_voice_does_not_stop_the_server_process(tmp_path: Path) -> Non
         assert process.poll() is None
     assert "Traceback" not in log
     assert log.count("Skipping the stored CSM voice") == 7
+
+
+def test_a_full_disk_says_to_free_space(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wyoming_verba.server import voice_store
+
+    def full(*_: object, **__: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(voice_store.wave, "open", full)
+    with pytest.raises(VoiceStoreError, match="No space left on device.*free some space"):
+        VoiceStore(tmp_path).save("x", clip(), "Hi.", 0)
+    assert not [p for p in (tmp_path / "voices").iterdir()]  # nothing half-written is left

@@ -9,6 +9,7 @@ it away first, so a crash never leaves half a voice that the next start would lo
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import logging
@@ -96,6 +97,14 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def _what_to_do(err: OSError) -> str:
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "free some space on the disk that holds server.data_dir"
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "make server.data_dir writable"
+    return "check that server.data_dir is a writable folder"
+
+
 class VoiceStore:
     """The created voices under one folder."""
 
@@ -173,8 +182,8 @@ class VoiceStore:
         except OSError as err:
             shutil.rmtree(temporary, ignore_errors=True)
             raise VoiceStoreError(
-                f"cannot store voice {name!r} in {self.root} ({err.strerror or err}); make "
-                "server.data_dir writable"
+                f"cannot store voice {name!r} in {self.root} ({err.strerror or err}); "
+                f"{_what_to_do(err)}"
             ) from err
         return CsmVoiceProfile(name, speaker, target / CLIP_FILE, transcript)
 

@@ -116,7 +116,7 @@ class VoiceCreate:
             rate=rate,
             width=width,
             channels=channels,
-            speaker=None if speaker is None else speaker_field(speaker),
+            speaker=None if speaker is None else speaker_field(speaker, "speaker"),
         )
 
 
