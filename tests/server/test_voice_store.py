@@ -218,3 +218,16 @@ def test_a_full_disk_says_to_free_space(tmp_path: Path, monkeypatch: pytest.Monk
     with pytest.raises(VoiceStoreError, match="No space left on device.*free some space"):
         VoiceStore(tmp_path).save("x", clip(), "Hi.", 0)
     assert not [p for p in (tmp_path / "voices").iterdir()]  # nothing half-written is left
+
+
+def test_an_unreadable_voices_folder_is_one_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "voices").mkdir()
+
+    def denied(self: Path) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "iterdir", denied)  # root reads any folder: act as a user
+    assert VoiceStore(tmp_path).load() == []
+    assert "Permission denied); make server.data_dir readable" in caplog.text

@@ -119,7 +119,16 @@ class VoiceStore:
             return []
         profiles: list[CsmVoiceProfile] = []
         self.unreadable = {}
-        for folder in sorted(self.root.iterdir()):
+        try:
+            folders = sorted(self.root.iterdir())
+        except OSError as err:
+            _LOGGER.error(
+                "Cannot read the stored CSM voices in %s (%s); make server.data_dir readable",
+                self.root,
+                err.strerror or err,
+            )
+            return []
+        for folder in folders:
             if folder.name.startswith((".new-", ".old-")):
                 _remove(folder)
                 continue
