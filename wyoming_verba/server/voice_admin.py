@@ -165,34 +165,14 @@ class VoiceAdmin:
         if self._lock.locked():
             raise VoiceAdminError("busy", "another voice is being created; try again in a moment")
         async with self._lock:
-            origin = engine.voice_origin(request.name)
-            # A stored voice that failed at load is replaced: "create it again" is the fix.
-            replacing = origin == "failed" or (origin is None and self._store.has(request.name))
-            if origin is not None and not replacing:
-                raise VoiceAdminError(
-                    "name-taken", f"a voice named {request.name!r} exists; choose another name"
-                )
-            names = [v.voice_id for v in engine.voices()] + self._store.names()
-            twin = case_twin(request.name, names)
-            if twin is not None:
-                raise VoiceAdminError(
-                    "invalid-name",
-                    f"voice name {request.name!r} differs from the voice {twin!r} only in case; "
-                    "choose another name",
-                )
-            count = sum(engine.voice_origin(n) == "created" for n in self._store.names())
-            if count >= self._max_voices:
-                raise VoiceAdminError(
-                    "too-many-voices",
-                    f"this server already has {count} created voices (csm.max_voices); "
-                    "delete one first",
-                )
+            replacing = self._check_room(engine, request.name)
             await self._loaded(engine)
             clip = await asyncio.to_thread(to_clip, request)
             speaker = request.speaker if request.speaker is not None else 0
             await _engine_call(engine.check_voice(clip.size, request.transcript, speaker))
             if replacing:
                 await _removed(self._store, request.name)
+                engine.remove_voice(request.name)
             profile = await _stored(self._store, request.name, clip, request.transcript, speaker)
             try:
                 await _engine_call(engine.add_voice(profile, FREE_SLOT_WAIT_S))
@@ -203,6 +183,31 @@ class VoiceAdmin:
         self._service.refresh_voices()
         detail = f" (clip {clip.size / CLIP_RATE:.1f} s, {len(request.transcript)} chars)"
         return VoiceCreated(request.name).event(), detail
+
+    def _check_room(self, engine: LiveVoices, name: str) -> bool:
+        """Refuse a taken name, a case twin or a full store; True when `name` is a stored voice
+        that failed at load, which the new one replaces ("create it again" is the fix)."""
+        origin = engine.voice_origin(name)
+        replacing = origin == "failed" or (origin is None and self._store.has(name))
+        if origin is not None and not replacing:
+            raise VoiceAdminError(
+                "name-taken", f"a voice named {name!r} exists; choose another name"
+            )
+        twin = case_twin(name, [v.voice_id for v in engine.voices()] + self._store.names())
+        if twin is not None:
+            raise VoiceAdminError(
+                "invalid-name",
+                f"voice name {name!r} differs from the voice {twin!r} only in case; "
+                "choose another name",
+            )
+        count = sum(engine.voice_origin(n) == "created" for n in self._store.names())
+        if count >= self._max_voices:
+            raise VoiceAdminError(
+                "too-many-voices",
+                f"this server already has {count} created voices (csm.max_voices); "
+                "delete one first",
+            )
+        return replacing
 
     async def _delete(self, event: Event) -> tuple[Event, str]:
         engine = self._engine_for_uploads()  # deleting touches the disk only: no model needed
