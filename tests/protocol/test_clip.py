@@ -142,3 +142,9 @@ def test_pyav_reads_what_the_standard_library_cannot(tmp_path: Path) -> None:
             container.mux(packet)
     clip = read_clip(path)
     assert clip.rate == CLIP_RATE and abs(clip.frames - 2 * CLIP_RATE) < 100
+
+
+def test_the_duration_message_never_rounds_into_the_rule() -> None:
+    assert "30.0001 s long; it must be 1-30 s" in (duration_problem(30.0001) or "")
+    assert "0.99999 s long" in (duration_problem(0.99999) or "")
+    assert "30.5 s long" in (duration_problem(30.5) or "")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from wyoming_verba.protocol.fields import BadRequestError
 from wyoming_verba.protocol.options import NO_OPTIONS, SpeakOptions, options_field
@@ -87,3 +89,22 @@ def test_ignored_and_described() -> None:
     assert options.ignored_by(frozenset({"rate", "volume", "pitch"})) == ("temperature",)
     assert options.describe() == "rate=+20%,pitch=-10%,temperature=0.5"
     assert NO_OPTIONS.describe() == ""
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**500), 10**500) | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
+    max_leaves=5,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.sampled_from(["rate", "volume", "pitch", "temperature"]), value=_json_values)
+@example(name="temperature", value=10**400)
+def test_any_value_is_an_option_or_an_error_naming_it(name: str, value: Any) -> None:
+    message = f"'context.verba.{name}'"
+    try:
+        read({name: value})
+    except BadRequestError as err:
+        message = str(err)
+    assert f"'context.verba.{name}'" in message

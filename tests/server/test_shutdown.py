@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.fake_edge import FakeEdgeService, decoded_samples
-from tests.support.process import fake_edge_process, server_process
+from tests.support.process import fake_edge_process, read_until, server_process
 from tests.support.raw import RawClient, RawEvent, wire
 from tests.support.serving import ServerFactory, types_of
 
@@ -165,3 +165,30 @@ def test_a_signal_drains_twenty_streams_and_exits_0(
         else:  # cut at the grace period with an Error, still ended by audio-stop
             assert kinds[-2:] == ["error", "audio-stop"]
             assert drained < grace + 3
+
+
+@pytest.mark.parametrize("stage", ["Loading CSM", "Compiling the CSM frame step"])
+def test_a_signal_while_csm_loads_or_compiles_exits_0_within_the_grace_period(
+    tmp_path: Path, tiny_csm_dir: Path, stage: str
+) -> None:
+    config = {
+        "server": {
+            "uri": "tcp://127.0.0.1:0",
+            "zeroconf": {"enabled": False},
+            "data_dir": str(tmp_path / "data"),
+            "shutdown_grace_s": 2,
+        },
+        "tts": {"backend": "csm", "fallback": "none", "engines": ["csm"]},
+        "csm": {"model": str(tiny_csm_dir), "device": "cpu", "compile": True},
+    }
+    with server_process(tmp_path, config, env={"HF_HUB_OFFLINE": "1"}) as (process, _, start):
+        log = start if stage in start else start + read_until(process, stage, 60)[1]
+        process.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        code = process.wait(30)
+        took = time.monotonic() - started
+        assert process.stdout is not None
+        log += process.stdout.read()
+    assert code == 0, log[-2000:]
+    assert took < 2 + 5, f"exit took {took:.1f} s"
+    assert "Traceback" not in log and "terminate called" not in log and "Stopped" in log

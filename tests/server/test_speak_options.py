@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 from wyoming.client import AsyncClient
 from wyoming.info import Describe
-from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
+from wyoming.tts import (
+    Synthesize,
+    SynthesizeChunk,
+    SynthesizeStart,
+    SynthesizeStop,
+    SynthesizeVoice,
+)
 
 from tests.fakes.fake_edge import FakeEdgeService
 from tests.support.serving import ServerFactory, audio_of, merge, read_until, types_of, uri_of
@@ -211,3 +217,29 @@ async def test_describe_logs_nothing_at_info(
             assert info.data["tts"][0]["voices"]
     await asyncio.sleep(0.05)
     assert [r.getMessage() for r in caplog.records if r.levelno >= 20] == []
+
+
+async def test_a_temperature_too_large_to_convert_is_an_error_on_both_engines_and_paths(
+    start_server: ServerFactory, csm_config: dict[str, Any], no_tracebacks: Any
+) -> None:
+    server = await csm_server(start_server, csm_config)
+    huge = 10**400  # json carries it; float() of it overflows
+    async with AsyncClient.from_uri(uri_of(server)) as client:
+        for voice in ["edge:en-US-AriaNeural", "csm:speaker-0"]:
+            chosen = SynthesizeVoice(voice)
+            await client.write_event(
+                Synthesize("Hi.", voice=chosen, context=verba(temperature=huge)).event()
+            )
+            plain = await read_until(client, "audio-stop")
+            await client.write_event(
+                SynthesizeStart(voice=chosen, context=verba(temperature=huge)).event()
+            )
+            await client.write_event(SynthesizeChunk("Not spoken.").event())
+            await client.write_event(SynthesizeStop().event())
+            stream = await read_until(client, "synthesize-stopped")
+            assert types_of(plain) == ["error", "audio-stop"]
+            assert types_of(stream) == ["error", "synthesize-stopped"]
+            for refused in (plain[0], stream[0]):
+                assert refused.data["text"].startswith("'context.verba.temperature' must be")
+        await client.write_event(Synthesize("Spoken.").event())
+        assert "audio-chunk" in types_of(await read_until(client, "audio-stop"))

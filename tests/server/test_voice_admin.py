@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import time
 import wave
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from tests.support.raw import RawClient
 from tests.support.serving import ServerFactory, audio_of, merge, read_until, uri_of
 from wyoming_verba.protocol.clip import MAX_CLIP_BYTES
 from wyoming_verba.protocol.voice_events import VoiceCreate, VoiceDelete
+from wyoming_verba.server.voice_store import VoiceStore
 
 TRANSCRIPT = "I read stories."
 
@@ -64,6 +67,13 @@ def create(name: str, seconds: float = 2.0, **fields: Any) -> Event:
     values.update(fields)
     audio = values.pop("audio", None) or clip_pcm(seconds, values["rate"])
     return VoiceCreate(name=name, audio=audio, **values).event()
+
+
+async def state_becomes(engine: Any, state: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while engine.status().state != state:
+        assert time.monotonic() < deadline, f"still {engine.status()} after {timeout} s"
+        await asyncio.sleep(0.05)
 
 
 async def voice_names(uri: str) -> list[str]:
@@ -141,6 +151,11 @@ async def test_a_clip_at_another_rate_in_stereo_is_resampled(
         (create("wordy", transcript="word " * 250), "transcript-too-long", "at most 1000"),
         (create("bad/name"), "invalid-name", "is not allowed"),
         (create("speaker-3"), "invalid-name", "speaker-<n>"),
+        (create("spk", speaker="loud"), "bad-request", "'speaker' must be a whole number"),
+        (create(".x"), "invalid-name", "not starting with '.'"),
+        (create(".."), "invalid-name", "not starting with '.'"),
+        (create("new\nline"), "invalid-name", "is not allowed"),
+        (create("csm:Configured"), "invalid-name", "differs from the voice 'configured' only"),
         (create("configured"), "name-taken", "exists; choose another name"),
         (create("odd", audio=b"\x00" * 48001), "bad-audio", "whole 1-channel 16-bit frames"),
         (create("wide", width=4), "bad-audio", "16-bit"),
@@ -316,3 +331,150 @@ def test_voice_upload_keys_are_validated(csm: dict[str, Any], message: str) -> N
     assert str(err.value).startswith(message), err.value
     defaults = parse_config({}, environ={}).csm
     assert (defaults.voice_uploads, defaults.max_voices) == (False, 20)
+
+
+async def test_stored_folder_names_follow_the_creation_rule(
+    start_server: ServerFactory, csm_config: dict[str, Any], tmp_path: Path, caplog: Any
+) -> None:
+    voices = tmp_path / "data" / "voices"
+    store = VoiceStore(tmp_path / "data")
+    for name in ["Narrator", "narrator", "hidden", "escape", "newline", "builtin", "real"]:
+        store.save(name, np.frombuffer(clip_pcm(1.5), "<i2"), TRANSCRIPT, 1)
+    renames = [("hidden", ".hidden"), ("escape", "a\x1bb"), ("newline", "a\nb")]
+    for old, new in [*renames, ("builtin", "speaker-0")]:
+        (voices / old).rename(voices / new)
+    (voices / "linked").symlink_to(voices / "real")
+    server = await start_server(uploads(csm_config))
+    await ready(server)
+    names = await voice_names(uri_of(server))
+    assert names.count("csm:speaker-0") == 1
+    assert {"csm:Narrator", "csm:real", "csm:linked"} <= set(names)
+    assert not {"csm:narrator", "csm:.hidden", "csm:a\x1bb", "csm:a\nb"} & set(names)
+    skipped = [r.getMessage() for r in caplog.records if "Skipping the stored" in r.getMessage()]
+    assert len(skipped) == 5, skipped
+    assert not any("\x1b" in line or "\n" in line for line in skipped)
+    deleted = await ask(uri_of(server), VoiceDelete("linked").event())
+    assert deleted.type == "verba-voice-deleted", deleted.data
+    assert sorted(p.name for p in voices.iterdir() if p.name.startswith(".")) == [".hidden"]
+    assert (voices / "real" / "clip.wav").is_file()
+
+
+async def test_create_loads_an_idle_or_unloaded_csm_and_delete_needs_no_model(
+    start_server: ServerFactory, csm_config: dict[str, Any], tmp_path: Path
+) -> None:
+    lazy = uploads(csm_config, preload=False, unload_after_s=0.5)
+    server = await start_server(lazy)
+    engine = server.service.engines["csm"]
+    uri = uri_of(server)
+    assert engine.status().state == "idle"
+    answer = await ask(uri, create("first"))
+    assert answer.type == "verba-voice-created", answer.data
+    await state_becomes(engine, "unloaded")
+    deleted = await ask(uri, VoiceDelete("first").event())
+    assert deleted.type == "verba-voice-deleted", deleted.data
+    assert engine.status().state == "unloaded"  # deleting touched the disk only
+    assert not (tmp_path / "data" / "voices" / "first").exists()
+    again = await ask(uri, create("second"))
+    assert again.type == "verba-voice-created", again.data
+    assert "csm:second" in await voice_names(uri) and "csm:first" not in await voice_names(uri)
+    assert len(await speak(uri, "csm:second")) > 0
+
+
+async def test_a_stored_voice_that_failed_at_load_is_reported_deletable_and_not_counted(
+    start_server: ServerFactory, csm_config: dict[str, Any], tmp_path: Path
+) -> None:
+    store = VoiceStore(tmp_path / "data")
+    store.save("short", np.frombuffer(clip_pcm(0.5), "<i2"), TRANSCRIPT, 1)  # fails CSM's rule
+    store.save("broken", np.frombuffer(clip_pcm(1.5), "<i2"), TRANSCRIPT, 1)
+    (tmp_path / "data" / "voices" / "broken" / "profile.json").write_text("[" * 5000)
+    server = await start_server(uploads(csm_config, max_voices=2))
+    engine = await ready(server)
+    uri = uri_of(server)
+    detail = engine.status().detail
+    assert "created voice 'short' failed at load" in detail
+    assert "created voice 'broken' failed at load" in detail
+    assert "delete it and create it again" in detail
+    # Neither counts toward csm.max_voices: two new voices fit.
+    assert (await ask(uri, create("fresh"))).type == "verba-voice-created"
+    replaced = await ask(uri, create("short", seconds=1.5))  # "create it again" works
+    assert replaced.type == "verba-voice-created", replaced.data
+    deleted = await ask(uri, VoiceDelete("broken").event())
+    assert deleted.type == "verba-voice-deleted", deleted.data
+    assert engine.status().detail == ""
+    assert {"csm:fresh", "csm:short"} <= set(await voice_names(uri))
+    assert sorted(p.name for p in (tmp_path / "data" / "voices").iterdir()) == ["fresh", "short"]
+
+
+BUSY_TEXT = "A longer sentence that keeps the model busy. And then a second one follows it."
+
+
+async def test_a_creating_connection_is_not_evicted_as_idle(
+    start_server: ServerFactory, csm_config: dict[str, Any]
+) -> None:
+    config = merge(uploads(csm_config, max_batch=1), {"server": {"max_connections": 2}})
+    server = await start_server(config)
+    await ready(server)
+    uri = uri_of(server)
+    async with AsyncClient.from_uri(uri) as listener, AsyncClient.from_uri(uri) as maker:
+        await listener.write_event(Synthesize(BUSY_TEXT).event())
+        await read_until(listener, "audio-chunk")
+        await maker.write_event(create("patient", seconds=30))  # waits for the one slot
+        while not server.voice_admin.creating:  # noqa: ASYNC110 (the server exposes no event)
+            await asyncio.sleep(0.001)
+        refused = await (await RawClient.connect(server.port)).read_to_close()
+        assert [(e.type, e.data["code"]) for e in refused] == [("error", "busy")]
+        made = await asyncio.wait_for(maker.read_event(), 60)
+        assert made is not None and made.type == "verba-voice-created", made
+        await read_until(listener, "audio-stop")
+
+
+def test_a_shutdown_ends_a_creation_in_progress_with_an_error(
+    tmp_path: Path, tiny_csm_dir: Path
+) -> None:
+    config = {
+        "server": {
+            "uri": "tcp://127.0.0.1:0",
+            "zeroconf": {"enabled": False},
+            "data_dir": str(tmp_path / "data"),
+            "shutdown_grace_s": 0,
+        },
+        "tts": {"backend": "csm", "fallback": "none", "engines": ["csm"]},
+        "csm": {
+            "model": str(tiny_csm_dir),
+            "device": "cpu",
+            "temperature": 0,
+            "max_audio_s": 8,
+            "max_batch": 1,
+            "voice_uploads": True,
+            "anchor_speakers": False,
+        },
+    }
+    with server_process(tmp_path, config, env={"HF_HUB_OFFLINE": "1"}) as (process, port, _):
+
+        async def run() -> list[Event | None]:
+            uri = f"tcp://127.0.0.1:{port}"
+            await wait_ready(uri)
+            async with AsyncClient.from_uri(uri) as listener, AsyncClient.from_uri(uri) as maker:
+                await listener.write_event(Synthesize(BUSY_TEXT).event())
+                await read_until(listener, "audio-chunk")
+                await maker.write_event(create("cut", seconds=30))
+                await asyncio.sleep(0.3)  # the creation waits for the listener's slot
+                process.send_signal(signal.SIGTERM)
+                return [await asyncio.wait_for(maker.read_event(), 15) for _ in range(2)]
+
+        answers = asyncio.run(run())
+        assert process.wait(15) == 0
+    error = answers[0]
+    assert error is not None and error.type == "error", answers
+    assert error.data["code"] == "shutting-down" and answers[1] is None
+    assert not (tmp_path / "data" / "voices" / "cut").exists()
+
+
+async def wait_ready(uri: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        info = await ask(uri, Describe().event())
+        if info.data["verba"]["engines"]["csm"]["state"] == "ready":
+            return
+        assert time.monotonic() < deadline, info.data["verba"]["engines"]
+        await asyncio.sleep(0.1)

@@ -9,6 +9,7 @@ import logging
 import os
 import socket
 import sys
+import threading
 from pathlib import Path
 
 from wyoming_verba.config import Config, Overrides, load_config
@@ -55,12 +56,29 @@ def serve(args: argparse.Namespace) -> int:
     from wyoming_verba.server.server import VerbaServer
 
     try:
-        return asyncio.run(VerbaServer(config).run_until_signal())
+        code = asyncio.run(VerbaServer(config).run_until_signal())
     except OSError as err:
         binding = err.errno in _LISTEN_ERRNOS and "bind" in str(err)  # asyncio's bind message
         if isinstance(err, socket.gaierror) or binding:
             raise CommandError(listen_problem(config.server.uri, err)) from err
         raise
+    exit_past_abandoned_threads(code)
+    return code
+
+
+def exit_past_abandoned_threads(code: int) -> None:
+    """End the process now when a daemon thread is still busy (a CSM load, compile or capture
+    cut short by a signal): the interpreter's exit would stop it inside torch's C++ code, which
+    aborts the process ("terminate called without an active exception", exit 134). Everything
+    else has been drained and closed by then."""
+    busy = [t.name for t in threading.enumerate() if t.daemon and t.is_alive()]
+    if not busy:
+        return
+    logging.getLogger(__name__).info("Exiting past unfinished work: %s", ", ".join(busy))
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def listen_problem(uri: str, err: OSError) -> str:

@@ -20,6 +20,11 @@ from wyoming_verba.protocol.prosody import check_pitch, check_rate, check_volume
 ENGINE_NAMES = ("edge", "csm")
 ENGINE_ALIASES = {"sesame": "csm"}  # the name the original setup guide used
 OUTPUT_RATES = (8000, 16000, 22050, 24000, 44100, 48000)
+# A created voice keeps its prefilled prefix on the device while CSM is loaded: at most 1024
+# positions (the other 1024 are a reply's room) × 32 KiB per position on csm-1b (16 layers × K
+# and V × 8 heads × 64 × 2 bytes) = 32 MiB. 128 voices bound that to 4 GiB.
+VOICE_PREFIX_MIB_CSM_1B = 32
+MAX_VOICES = 128
 
 
 def _checked(check: Callable[[str], str | None]) -> Callable[[Any], str]:
@@ -230,7 +235,7 @@ SCHEMA = vol.Schema(
             vol.Optional("unload_after_s"): _or_null(_positive(_number)),
             vol.Optional("voices"): [_VOICE_PROFILE],
             vol.Optional("voice_uploads"): bool,
-            vol.Optional("max_voices"): vol.All(_int, vol.Range(min=1, max=1000)),
+            vol.Optional("max_voices"): vol.All(_int, vol.Range(min=1, max=MAX_VOICES)),
         },
     }
 )

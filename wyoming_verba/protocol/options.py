@@ -128,12 +128,10 @@ def _temperature_option(value: Any) -> float | None:
     low, high = TEMPERATURE_RANGE
     expected = f"'context.verba.temperature' must be a number from {low:g} (greedy) to {high:g}"
     number: float | None = None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        number = float(value)
-    elif isinstance(value, str) and len(value) <= 20:
-        try:
-            number = float(value)
-        except ValueError:
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        try:  # a long string is never a temperature; 10**400 does not convert
+            number = float(value) if not isinstance(value, str) or len(value) <= 20 else None
+        except (ValueError, OverflowError):
             number = None
     if number is None or not math.isfinite(number) or not low <= number <= high:
         raise BadRequestError(f"{expected} (got {echo(value)})")

@@ -44,6 +44,7 @@ class VerbaHandler(AsyncEventHandler):
         self._queue: asyncio.Queue[SynthesisRequest] = asyncio.Queue()
         self._room = asyncio.Semaphore(config.max_pending_requests)
         self._in_flight = 0
+        self._answering_voice = False  # a verba-voice-* is being answered (on the read loop)
         self._intake = RequestIntake(service, config, self._enqueue)
         self._responder = Responder(service, config, self.write_event)
         self._farewell: Problem | None = None  # an Error to send just before closing
@@ -85,7 +86,10 @@ class VerbaHandler(AsyncEventHandler):
         self._intake.closing = SHUTTING_DOWN
         self._intake.end_stream(None)
         self._responder.end_all(SHUTTING_DOWN)
-        if not self._has_work():
+        if self._answering_voice:  # cut the creation short; the farewell is its Error
+            self._farewell = SHUTTING_DOWN
+            self._stop_reading()
+        elif not self._has_work():
             self._stop_reading()
 
     def abort(self) -> None:
@@ -127,7 +131,7 @@ class VerbaHandler(AsyncEventHandler):
             self._reading.cancel()
 
     def _has_work(self) -> bool:
-        return self._in_flight > 0 or self._intake.stream is not None
+        return self._in_flight > 0 or self._intake.stream is not None or self._answering_voice
 
     def _touch(self) -> None:
         self.last_activity = time.monotonic()
@@ -221,10 +225,21 @@ class VerbaHandler(AsyncEventHandler):
         elif Synthesize.is_type(event.type):
             await self._intake.synthesize(event.data)
         elif self._voices is not None and self._voices.handles(event.type):
-            await self.write_event(await self._voices.answer(event))  # verba-voice-*
+            await self._answer_voice(self._voices, event)
         else:
             _LOGGER.debug("Ignoring an event of type %s", echo(event.type))
         return True
+
+    async def _answer_voice(self, voices: VoiceAdmin, event: Event) -> None:
+        """A verba-voice-* event: work in progress, never evicted as idle."""
+        self._answering_voice = True
+        try:
+            reply = await voices.answer(event)
+        finally:
+            self._answering_voice = False
+        await self.write_event(reply)
+        if self._intake.closing is not None and not self._has_work():
+            self._stop_reading()  # a drain waited for this answer
 
     async def _enqueue(self, request: SynthesisRequest) -> None:
         """Queue for the worker; waits (reading nothing more) while max_pending_requests are."""

@@ -21,7 +21,8 @@ from wyoming.event import Event
 
 from wyoming_verba.config import Config, CsmVoiceProfile
 from wyoming_verba.core.audio import Pcm, Resampler
-from wyoming_verba.engines.base import EngineError, EngineState, VoiceRefusedError
+from wyoming_verba.core.voices import VoiceInfo
+from wyoming_verba.engines.base import EngineError, VoiceRefusedError
 from wyoming_verba.protocol.clip import CLIP_RATE, MAX_CLIP_BYTES, check_payload
 from wyoming_verba.protocol.echo import echo
 from wyoming_verba.protocol.errors import VerbaError
@@ -33,6 +34,7 @@ from wyoming_verba.protocol.voice_events import (
     VoiceCreated,
     VoiceDelete,
     VoiceDeleted,
+    case_twin,
 )
 from wyoming_verba.server.service import SpeechService
 from wyoming_verba.server.voice_store import VoiceStore, VoiceStoreError
@@ -52,8 +54,11 @@ class LiveVoices(Protocol):
     """What the CSM engine offers for voices created at run time."""
 
     def status(self) -> object: ...
-    def ensure_loading(self) -> None: ...
-    def add_stored_voices(self, profiles: list[CsmVoiceProfile]) -> list[str]: ...
+    async def ready(self) -> None: ...
+    def voices(self) -> list[VoiceInfo]: ...
+    def add_stored_voices(
+        self, profiles: list[CsmVoiceProfile], failed: dict[str, str] | None = None
+    ) -> list[str]: ...
     def voice_origin(self, name: str) -> str | None: ...
     async def check_voice(self, samples: int, transcript: str, speaker: int) -> None: ...
     async def add_voice(self, profile: CsmVoiceProfile, wait_s: float) -> None: ...
@@ -97,9 +102,11 @@ class VoiceAdmin:
             if stored:
                 _LOGGER.info("%d created CSM voices are kept but CSM is not enabled", len(stored))
             return
-        for name in engine.add_stored_voices(stored):
+        for name in engine.add_stored_voices(stored, self._store.unreadable):
             _LOGGER.warning(
-                "Created voice %s is shadowed by csm.voices in the config file (same name)", name
+                "Created voice %s is shadowed by csm.voices in the config file (the same name, "
+                "or one that differs only in case); rename the one in the config file",
+                name,
             )
 
     async def answer(self, event: Event) -> Event:
@@ -125,7 +132,7 @@ class VoiceAdmin:
         )
         return reply
 
-    def _ready_engine(self) -> LiveVoices:
+    def _engine_for_uploads(self) -> LiveVoices:
         if not self._uploads:
             raise VoiceAdminError(
                 "uploads-off",
@@ -137,39 +144,35 @@ class VoiceAdmin:
             raise VoiceAdminError(
                 "csm-not-running", "CSM is not enabled on this server; add csm to tts.engines"
             )
-        status = engine.status()
-        state = getattr(status, "state", None)
-        if state != EngineState.READY:
-            if state == EngineState.IDLE:
-                engine.ensure_loading()
-            detail = getattr(status, "detail", "") or ""
-            raise VoiceAdminError(
-                "csm-not-running",
-                f"CSM is not ready ({state}{': ' + detail if detail else ''}); try again once "
-                "`wyoming-verba health` shows csm ready",
-            )
         return engine
 
+    @staticmethod
+    async def _loaded(engine: LiveVoices) -> None:
+        """An idle or unloaded CSM is loaded now (as a synthesize does), a loading one waited
+        for."""
+        try:
+            await engine.ready()
+        except EngineError as err:
+            raise VoiceAdminError(
+                "csm-not-running",
+                f"CSM cannot load ({err}); see the server log, and try again once "
+                "`wyoming-verba health` shows csm ready",
+            ) from err
+
     async def _create(self, event: Event) -> tuple[Event, str]:
-        engine = self._ready_engine()
+        engine = self._engine_for_uploads()
         request = VoiceCreate.from_event(event)
         if self._lock.locked():
             raise VoiceAdminError("busy", "another voice is being created; try again in a moment")
         async with self._lock:
-            if engine.voice_origin(request.name) is not None or self._store.has(request.name):
-                raise VoiceAdminError(
-                    "name-taken", f"a voice named {request.name!r} exists; choose another name"
-                )
-            count = self._store.count()
-            if count >= self._max_voices:
-                raise VoiceAdminError(
-                    "too-many-voices",
-                    f"this server already has {count} created voices (csm.max_voices); "
-                    "delete one first",
-                )
+            replacing = self._check_room(engine, request.name)
+            await self._loaded(engine)
             clip = await asyncio.to_thread(to_clip, request)
             speaker = request.speaker if request.speaker is not None else 0
             await _engine_call(engine.check_voice(clip.size, request.transcript, speaker))
+            if replacing:
+                await _removed(self._store, request.name)
+                engine.remove_voice(request.name)
             profile = await _stored(self._store, request.name, clip, request.transcript, speaker)
             try:
                 await _engine_call(engine.add_voice(profile, FREE_SLOT_WAIT_S))
@@ -181,8 +184,33 @@ class VoiceAdmin:
         detail = f" (clip {clip.size / CLIP_RATE:.1f} s, {len(request.transcript)} chars)"
         return VoiceCreated(request.name).event(), detail
 
+    def _check_room(self, engine: LiveVoices, name: str) -> bool:
+        """Refuse a taken name, a case twin or a full store; True when `name` is a stored voice
+        that failed at load, which the new one replaces ("create it again" is the fix)."""
+        origin = engine.voice_origin(name)
+        replacing = origin == "failed" or (origin is None and self._store.has(name))
+        if origin is not None and not replacing:
+            raise VoiceAdminError(
+                "name-taken", f"a voice named {name!r} exists; choose another name"
+            )
+        twin = case_twin(name, [v.voice_id for v in engine.voices()] + self._store.names())
+        if twin is not None:
+            raise VoiceAdminError(
+                "invalid-name",
+                f"voice name {name!r} differs from the voice {twin!r} only in case; "
+                "choose another name",
+            )
+        count = sum(engine.voice_origin(n) == "created" for n in self._store.names())
+        if count >= self._max_voices:
+            raise VoiceAdminError(
+                "too-many-voices",
+                f"this server already has {count} created voices (csm.max_voices); "
+                "delete one first",
+            )
+        return replacing
+
     async def _delete(self, event: Event) -> tuple[Event, str]:
-        engine = self._ready_engine()
+        engine = self._engine_for_uploads()  # deleting touches the disk only: no model needed
         name = VoiceDelete.from_event(event).name
         async with self._lock:
             origin = engine.voice_origin(name)
@@ -191,12 +219,9 @@ class VoiceAdmin:
                     "not-deletable",
                     f"voice {name!r} comes from csm.voices in the config file; remove it there",
                 )
-            if origin is None or not self._store.has(name):
+            if not self._store.has(name):  # a created voice, loaded or failed at load
                 raise VoiceAdminError("unknown-voice", f"there is no created voice {name!r}")
-            try:
-                await asyncio.to_thread(self._store.delete, name)
-            except VoiceStoreError as err:
-                raise VoiceAdminError("storage", str(err)) from err
+            await _removed(self._store, name)
             engine.remove_voice(name)
         self._service.refresh_voices()
         return VoiceDeleted(name).event(), ""
@@ -217,6 +242,13 @@ async def _stored(
 ) -> CsmVoiceProfile:
     try:
         return await asyncio.to_thread(store.save, name, clip, transcript, speaker)
+    except VoiceStoreError as err:
+        raise VoiceAdminError("storage", str(err)) from err
+
+
+async def _removed(store: VoiceStore, name: str) -> None:
+    try:
+        await asyncio.to_thread(store.delete, name)
     except VoiceStoreError as err:
         raise VoiceAdminError("storage", str(err)) from err
 

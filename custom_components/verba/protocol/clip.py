@@ -94,6 +94,15 @@ def duration_problem(
     if MIN_CLIP_S <= seconds <= MAX_CLIP_S:
         return None
     return (
-        f"{what} {'over ' if at_least else ''}{seconds:.1f} s long; it must be "
+        f"{what} {'over ' if at_least else ''}{_outside(seconds)} s long; it must be "
         f"{MIN_CLIP_S:g}-{MAX_CLIP_S:g} s (5-15 s of clear speech works best)"
     )
+
+
+def _outside(seconds: float) -> str:
+    """`seconds` with as few decimals as keep it visibly outside the rule (30.0001, not 30.0)."""
+    for digits in range(1, 7):
+        text = f"{seconds:.{digits}f}"
+        if not MIN_CLIP_S <= float(text) <= MAX_CLIP_S:
+            return text
+    return repr(seconds)

@@ -69,8 +69,9 @@ def voice_field(data: dict[str, Any]) -> VoiceRequest:
     return VoiceRequest(name or None, speaker_field(voice.get("speaker")))
 
 
-def speaker_field(value: Any) -> int | None:
-    """A speaker id: a whole number ≥ 0, as a number or a string of digits; None when absent."""
+def speaker_field(value: Any, key: str = "voice.speaker") -> int | None:
+    """A speaker id: a whole number ≥ 0, as a number or a string of digits; None when absent.
+    `key` names the field in the error."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     digits = value.strip() if isinstance(value, str) else ""
@@ -82,12 +83,10 @@ def speaker_field(value: Any) -> int | None:
         speaker = speaker_digits(digits) if len(digits) <= 9 else MAX_SPEAKER + 1
     if speaker is None:
         raise BadRequestError(
-            f"'voice.speaker' must be a whole number such as 0 or \"1\" (got {echo(value)})"
+            f"'{key}' must be a whole number such as 0 or \"1\" (got {echo(value)})"
         )
     if not 0 <= speaker <= MAX_SPEAKER:
-        raise BadRequestError(
-            f"'voice.speaker' must be between 0 and {MAX_SPEAKER} (got {echo(value)})"
-        )
+        raise BadRequestError(f"'{key}' must be between 0 and {MAX_SPEAKER} (got {echo(value)})")
     return speaker
 
 

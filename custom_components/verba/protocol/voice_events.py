@@ -11,6 +11,7 @@ anything else is a BadRequestError that names the field.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,23 +27,38 @@ VOICE_DELETE = "verba-voice-delete"
 VOICE_DELETED = "verba-voice-deleted"
 
 MAX_NAME_CHARS = 64
-_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")  # no leading dot: hidden, '.', '..'
+NAME_RULE = (
+    f"use up to {MAX_NAME_CHARS} letters, digits, '_', '.' or '-', not starting with '.' "
+    "(and not speaker-<n>, which names bare speakers)"
+)
+
+
+def name_problem(name: str) -> str | None:
+    """Why a voice name is not allowed (None when it is): one rule for a created voice, at its
+    creation and when it is read back from disk."""
+    if _NAME.fullmatch(name) and len(name) <= MAX_NAME_CHARS and not name.startswith("speaker-"):
+        return None
+    return f"voice name {echo(name)} is not allowed: {NAME_RULE}"
+
+
+def case_twin(name: str, names: Iterable[str]) -> str | None:
+    """Another name that differs from `name` only in case (None when there is none)."""
+    folded = name.casefold()
+    return next((other for other in names if other != name and other.casefold() == folded), None)
 
 
 def name_field(data: dict[str, Any]) -> str:
-    """A voice name: letters, digits, '_', '.', '-' (as in csm.voices), at most 64 characters.
-
-    A leading 'csm:' is accepted and dropped (it is how the voice is listed in Info).
-    """
+    """A voice name by name_problem's rule; a leading 'csm:' is accepted and dropped (it is how
+    the voice is listed in Info)."""
     value = data.get("name")
     if not isinstance(value, str):
         raise BadRequestError(f"'name' must be a string (got {kind_of(value)})", "invalid-name")
     name = value.removeprefix("csm:")
-    if not (_NAME.fullmatch(name) and len(name) <= MAX_NAME_CHARS) or name.startswith("speaker-"):
+    problem = name_problem(name)
+    if problem is not None:
         raise BadRequestError(
-            f"voice name {echo(value)} is not allowed: use up to {MAX_NAME_CHARS} letters, "
-            "digits, '_', '.' or '-' (and not speaker-<n>, which names bare speakers)",
-            "invalid-name",
+            f"voice name {echo(value)} is not allowed: {NAME_RULE}", "invalid-name"
         )
     return name
 
@@ -100,7 +116,7 @@ class VoiceCreate:
             rate=rate,
             width=width,
             channels=channels,
-            speaker=None if speaker is None else speaker_field(speaker),
+            speaker=None if speaker is None else speaker_field(speaker, "speaker"),
         )
 
 

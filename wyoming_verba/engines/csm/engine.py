@@ -149,13 +149,15 @@ class CsmEngine:
         return self._voices.voices()
 
     # Voices created at run time (verba-voice-create): voices.registry, rules in voices.rules.
-    def add_stored_voices(self, profiles: list[CsmVoiceProfile]) -> list[str]:
-        """Before start: add stored profiles (built while loading); returns the names skipped
-        because csm.voices already has them."""
-        return self._voices.add_stored(profiles)
+    def add_stored_voices(
+        self, profiles: list[CsmVoiceProfile], failed: dict[str, str] | None = None
+    ) -> list[str]:
+        """Before start: add stored profiles (built while loading) and note the unreadable ones
+        (name → why); returns the names skipped because csm.voices already has them."""
+        return self._voices.add_stored(profiles, failed or {})
 
     def voice_origin(self, name: str) -> str | None:
-        """'config' (csm.voices), 'created', or None for no such profile."""
+        """'config' (csm.voices), 'created', 'failed' (created, failed at load), or None."""
         return self._voices.origin(name)
 
     async def check_voice(self, samples: int, transcript: str, speaker: int) -> None:

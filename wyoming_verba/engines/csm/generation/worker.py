@@ -92,11 +92,12 @@ class GenerationWorker:
             self._held -= 1
             self.last_active = time.monotonic()
 
-    def stop(self) -> None:
-        """Stop after the current step; replies still held get END."""
+    def stop(self, wait_s: float = 30.0) -> None:
+        """Stop after the current step (waiting up to `wait_s` for it); replies still held get
+        END."""
         self._stopping.set()
         self._wake.set()
-        self._thread.join(timeout=30)
+        self._thread.join(timeout=wait_s)
 
     def _run(self) -> None:
         scheduler = self.scheduler

@@ -29,6 +29,11 @@ class VoicePrefix:
     values: list[torch.Tensor]
     length: int
 
+    @property
+    def nbytes(self) -> int:
+        """Device memory the prefix keeps (config.schema.VOICE_PREFIX_MIB_CSM_1B at most)."""
+        return sum(t.nbytes for t in (*self.keys, *self.values))
+
 
 class SlotState:
     """The device-side state of `count` slots: backbone K/V, positions, flags, sampling, seeds."""

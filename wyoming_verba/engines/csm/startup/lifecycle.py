@@ -29,6 +29,7 @@ from wyoming_verba.engines.csm.startup.runtime import (
 
 _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
+ABANDON_WAIT_S = 1.0  # how long a cancelled start waits for the generation thread's step
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,9 @@ async def start_runtime(config: CsmConfig, data_dir: Path | None) -> Started:
         prepare = partial(prepare_step, runtime, compile_step, config.cuda_graphs, cache)
         costs = await runtime.on_thread(prepare)
     except BaseException:
-        await asyncio.to_thread(runtime.stop)
+        # A stop mid-compile or mid-capture does not wait for it: the thread is a daemon and
+        # the process exits past it (cli.commands.serve).
+        await asyncio.to_thread(runtime.stop, ABANDON_WAIT_S)
         raise
     return Started(runtime, load_s, costs, compile_step)
 

@@ -42,9 +42,9 @@ class CsmRuntime:
         """Run on the generation thread and wait for the result."""
         return await self.worker.run(function)
 
-    def stop(self) -> None:
-        """Stop the generation thread."""
-        self.worker.stop()
+    def stop(self, wait_s: float = 30.0) -> None:
+        """Stop the generation thread (waiting up to `wait_s` for its current step)."""
+        self.worker.stop(wait_s)
 
 
 def build_runtime(loaded: LoadedModel, config: CsmConfig) -> CsmRuntime:

@@ -118,10 +118,10 @@ async def build_profile_prefixes(
     result: ProfileSet,
     created: list[CsmVoiceProfile],
     max_audio_s: float,
-) -> tuple[dict[str, VoicePrefix], list[str]]:
+) -> tuple[dict[str, VoicePrefix], dict[str, str]]:
     """Prefixes of the configured profiles that pass their checks and of the voices created at
     run time (kept in server.data_dir/voices, checked the same way); also the created voices
-    that failed and are dropped."""
+    that failed and are dropped, with why."""
 
     async def build(name: str, voice: CheckedVoice) -> VoicePrefix:
         call = partial(prompts.build_prefix, name, voice.speaker, voice.audio, voice.transcript)
@@ -129,7 +129,7 @@ async def build_profile_prefixes(
 
     text_positions = prompts.text_positions
     prefixes = await build_prefixes(result, text_positions, build, max_audio_s)
-    dropped: list[str] = []
+    dropped: dict[str, str] = {}
     for profile in created:
         assert profile.reference_audio is not None and profile.reference_text is not None
         check = partial(check_voice, profile.reference_audio, profile.reference_text)
@@ -137,11 +137,13 @@ async def build_profile_prefixes(
             voice = await asyncio.to_thread(check, profile.speaker, text_positions, max_audio_s)
             prefixes[profile.name] = await build(profile.name, voice)
         except Exception as err:  # one stored voice's failure must not take CSM down
-            dropped.append(profile.name)
+            dropped[profile.name] = f"{type(err).__name__}: {err}"
             _LOGGER.error(
-                "Created CSM voice %s skipped: %s (delete it and create it again)",
+                "Created CSM voice %s skipped: %s; delete it (`wyoming-verba voice delete %s` "
+                "or Home Assistant's verba.delete_voice) and create it again",
                 echo(profile.name),
                 err,
+                profile.name,
             )
     return prefixes, dropped
 

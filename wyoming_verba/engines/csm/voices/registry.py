@@ -38,6 +38,7 @@ class VoiceRegistry:
         self._clips_checked = False
         self._prefixes: dict[str, VoicePrefix] = {}
         self._anchors: dict[int, VoicePrefix] = {}
+        self._failed: dict[str, str] = {}  # created voices that failed at load: name → why
 
     async def check_clips(self) -> None:
         """Check each configured profile's clip once (bounded, off the loop); a bad one is
@@ -47,8 +48,12 @@ class VoiceRegistry:
             self._clips_checked = True
 
     def summary(self) -> str:
-        """Which configured profiles were skipped and why ('' when none)."""
-        return self._profile_set.summary()
+        """Which configured profiles and created voices were skipped and why ('' when none)."""
+        failed = (
+            f"created voice {name!r} failed at load: {why} (delete it and create it again)"
+            for name, why in self._failed.items()
+        )
+        return "; ".join(filter(None, [self._profile_set.summary(), *failed]))
 
     async def build(self, worker: GenerationWorker, prompts: PromptBuilder) -> tuple[int, int]:
         """After a load: build every profile's prefix (a created voice that fails is dropped)
@@ -57,8 +62,11 @@ class VoiceRegistry:
         self._prefixes, dropped = await build_profile_prefixes(
             worker, prompts, self._profile_set, created, self._config.max_audio_s
         )
-        for name in dropped:
-            del self._profiles[name]
+        for name, why in dropped.items():
+            if self._profiles.pop(name, None) is not None:
+                self._failed[name] = why
+        # A voice deleted while this load built it is not kept.
+        self._prefixes = {n: p for n, p in self._prefixes.items() if n in self._profiles}
         speakers = self.listed_speakers()
         self._anchors = await build_anchors(worker, prompts, self._config, speakers)
         return len(self._prefixes), len(self._anchors)
@@ -85,15 +93,20 @@ class VoiceRegistry:
         ]
         return voices
 
-    def add_stored(self, profiles: list[CsmVoiceProfile]) -> list[str]:
-        """Before start: add stored profiles (built while loading); returns the names skipped
-        because csm.voices already has them."""
-        clashes = [p.name for p in profiles if p.name in self._profiles]
+    def add_stored(self, profiles: list[CsmVoiceProfile], failed: dict[str, str]) -> list[str]:
+        """Before start: add stored profiles (built while loading) and note the stored voices
+        that could not be read (`failed`: name → why); returns the names skipped because
+        csm.voices already has them (or a name that differs only in case)."""
+        taken = {name.casefold() for name in self._profiles}
+        self._failed.update((n, why) for n, why in failed.items() if n.casefold() not in taken)
+        clashes = [p.name for p in profiles if p.name.casefold() in taken]
         self._profiles.update((p.name, p) for p in profiles if p.name not in clashes)
         return clashes
 
     def origin(self, name: str) -> str | None:
-        """'config' (csm.voices), 'created', or None for no such profile."""
+        """'config' (csm.voices), 'created', 'failed' (created, failed at load), or None."""
+        if name in self._failed:
+            return "failed"
         if name not in self._profiles:
             return None
         return "config" if name in self._configured else "created"
@@ -116,6 +129,7 @@ class VoiceRegistry:
         prefix = await build_live_prefix(worker, prompts, profile, wait_s)
         self._prefixes[profile.name] = prefix
         self._profiles[profile.name] = profile
+        self._failed.pop(profile.name, None)
 
     def remove(self, name: str) -> None:
         """Forget a created profile (replies already speaking with it finish)."""
@@ -123,6 +137,7 @@ class VoiceRegistry:
             raise EngineError(f"voice {name!r} comes from csm.voices in the config file")
         self._profiles.pop(name, None)
         self._prefixes.pop(name, None)
+        self._failed.pop(name, None)
 
     def resolve(self, voice: VoiceChoice) -> tuple[VoicePrefix | None, int]:
         """The prefix (None: a bare speaker without an anchor) and speaker id a voice speaks
