@@ -159,6 +159,34 @@ def test_environment_errors_name_the_variable(tmp_path: Path) -> None:
     )
 
 
+def test_health_fails_when_the_default_engine_failed(tmp_path: Path) -> None:
+    # CSM is the default and cannot load; Edge still serves, but a container must not look healthy.
+    settings = loopback_config(
+        tmp_path,
+        "",
+        tts={"backend": "csm", "fallback": "edge"},
+        csm={"model": str(tmp_path / "no-model"), "device": "cpu"},
+    )
+    with fake_edge_process() as edge_url:
+        settings["edge"]["endpoint"] = edge_url  # type: ignore[index]
+        with server_process(tmp_path, settings) as (_process, port, _log):
+            uri = f"tcp://127.0.0.1:{port}"
+            deadline = time.monotonic() + 90
+            health = run_cli("health", "--uri", uri)
+            while "csm failed" not in health.stderr and time.monotonic() < deadline:
+                time.sleep(0.5)
+                health = run_cli("health", "--uri", uri)
+            config = tmp_path / "doctor.yaml"
+            config.write_text(yaml.safe_dump({**settings, "tts": {"engines": ["edge"]}}))
+            doctor = run_cli("doctor", "--config", str(config), "--uri", uri, "--backend", "csm")
+    assert health.returncode == 1 and health.stdout == ""
+    assert health.stderr.count("\n") == 1
+    assert health.stderr.startswith(
+        f"unhealthy: {uri}: the default engine csm failed; 6 voices; engines: csm failed ("
+    )
+    assert "[ok] engines: default csm; running edge, csm; fallback edge" in doctor.stdout
+
+
 def test_voices_health_and_doctor_show_each_engine(tmp_path: Path) -> None:
     # csm.model points nowhere: CSM fails to load, Edge serves; both states are visible.
     settings = loopback_config(

@@ -177,7 +177,8 @@ def _voices_word(count: int) -> str:
 
 
 def health(args: argparse.Namespace) -> int:
-    """Exit 0 when the server answers Describe and some engine can serve."""
+    """Exit 0 when the server answers Describe and its default engine has not failed (loading,
+    idle and deliberately unloaded are healthy: they load on the next request)."""
     from wyoming_verba.protocol.client import describe
 
     try:
@@ -188,8 +189,12 @@ def health(args: argparse.Namespace) -> int:
         return 1
     count = len(status.voices)
     line = f"{count} {_voices_word(count)}; engines: {status.engines_line()}"
-    if status.engines and all(report.state == "failed" for report in status.engines.values()):
-        print(f"unhealthy: {args.uri}: every engine failed; {line}", file=sys.stderr)
+    default = status.default_engine
+    if default is not None and default[1].state == "failed":
+        print(
+            f"unhealthy: {args.uri}: the default engine {default[0]} failed; {line}",
+            file=sys.stderr,
+        )
         return 1
     print(f"healthy: {args.uri}: {line}")
     return 0
@@ -272,4 +277,5 @@ def doctor(args: argparse.Namespace) -> int:
     logging.basicConfig(handlers=[logging.NullHandler()], force=True)
     from wyoming_verba.cli.doctor import run_doctor
 
-    return asyncio.run(run_doctor(load_config(args.config), args.uri))
+    config = load_config(args.config, overrides=Overrides(backend=args.backend))
+    return asyncio.run(run_doctor(config, args.uri))
