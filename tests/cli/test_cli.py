@@ -115,13 +115,18 @@ def test_say_to_a_missing_directory_blames_the_file(tmp_path: Path) -> None:
     )
 
 
-def test_port_in_use_says_which_address(tmp_path: Path) -> None:
+def test_port_in_use_says_which_address_before_loading(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
         config = tmp_path / "config.yaml"
-        settings = loopback_config(tmp_path, "http://127.0.0.1:9")
+        settings = loopback_config(
+            tmp_path,
+            "http://127.0.0.1:9",
+            tts={"backend": "csm", "fallback": None},
+            csm={"model": str(tmp_path / "no-model"), "device": "cpu"},
+        )
         settings["server"]["uri"] = f"tcp://127.0.0.1:{port}"  # type: ignore[index]
         config.write_text(yaml.safe_dump(settings))
         result = run_cli("--config", str(config))
@@ -132,6 +137,7 @@ def test_port_in_use_says_which_address(tmp_path: Path) -> None:
         "another port"
     )
     assert "Traceback" not in result.stderr
+    assert "CSM" not in result.stderr  # nothing loaded: the port came first
 
 
 def test_zeroconf_false_in_the_file_and_no_zeroconf_flag(tmp_path: Path) -> None:

@@ -52,10 +52,11 @@ def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.DEBUG if config.log.debug else logging.INFO, format=config.log.format
     )
-    from wyoming_verba.server.server import VerbaServer
+    from wyoming_verba.server.server import VerbaServer, bind_listener
 
     try:
-        return asyncio.run(VerbaServer(config).run_until_signal())
+        listener = bind_listener(config.server.uri)  # a busy port is said before the model loads
+        return asyncio.run(VerbaServer(config, listener=listener).run_until_signal())
     except OSError as err:
         binding = err.errno in _LISTEN_ERRNOS and "bind" in str(err)  # asyncio's bind message
         if isinstance(err, socket.gaierror) or binding:
