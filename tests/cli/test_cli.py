@@ -12,6 +12,7 @@ import pytest
 import yaml
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
+from wyoming.info import Describe, Info
 from wyoming.server import AsyncEventHandler, AsyncServer
 from wyoming.tts import Synthesize
 
@@ -62,6 +63,8 @@ class _Recorder(AsyncEventHandler):
         self._received = received
 
     async def handle_event(self, event: Event) -> bool:
+        if Describe.is_type(event.type):
+            await self.write_event(Info().event())
         if Synthesize.is_type(event.type):
             self._received.append(event)
             await self.write_event(AudioStart(rate=24000, width=2, channels=1).event())

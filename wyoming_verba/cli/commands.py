@@ -121,7 +121,7 @@ def _check_output(path: Path) -> None:
 
 def say(args: argparse.Namespace) -> int:
     """Synthesize text through a server into a WAV file."""
-    from wyoming_verba.protocol.client import synthesize
+    from wyoming_verba.cli.say import run_say
 
     try:
         args.text.encode("utf-8")
@@ -131,7 +131,7 @@ def say(args: argparse.Namespace) -> int:
             "(LANG / LC_ALL)"
         ) from err
     _check_output(args.output)
-    result = asyncio.run(synthesize(args.uri, args.text, args.voice, args.speaker, args.timeout))
+    result, note = asyncio.run(run_say(args))
     try:
         result.write_wav(args.output)
     except OSError as err:
@@ -144,6 +144,8 @@ def say(args: argparse.Namespace) -> int:
         f"wrote {args.output}: {result.audio_s:.2f} s of audio at {result.rate} Hz; "
         f"{timing}, total {result.total_s * 1000:.0f} ms"
     )
+    if note:
+        print(note)
     return 0
 
 
@@ -219,6 +221,8 @@ def bench(args: argparse.Namespace) -> int:
     outputs = [path for path in (args.json, args.plot) if path is not None]
     for path in outputs:
         _check_output(path)  # before the runs: a typo must not cost them, nor blame the server
+    if args.plot:
+        _check_matplotlib()
     rows = asyncio.run(run())
     print(format_table(rows))
     try:
@@ -231,6 +235,16 @@ def bench(args: argparse.Namespace) -> int:
             f"cannot write {err.filename or outputs[0]}: {err.strerror or err}"
         ) from err
     return 0
+
+
+def _check_matplotlib() -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as err:
+        raise CommandError(
+            f"bench --plot needs matplotlib ({err}): install it into the same environment "
+            f"({sys.executable} -m pip install matplotlib), or leave out --plot"
+        ) from err
 
 
 def voice(args: argparse.Namespace) -> int:
