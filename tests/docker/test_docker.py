@@ -156,6 +156,26 @@ def test_entrypoint_passes_operator_commands_through(tmp_path: Path, tiny_csm_di
     )
     assert result.returncode == 0, result.stderr
     assert f"{tiny_csm_dir} is a local model directory" in result.stdout
+    # `voice …` goes to wyoming-verba as is (a client command: no config, no data checks).
+    voice = subprocess.run(
+        [
+            str(ROOT / "docker/entrypoint.sh"),
+            "voice",
+            "delete",
+            "grandma",
+            "--uri",
+            "tcp://127.0.0.1:9",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert voice.returncode == 1
+    assert (
+        voice.stderr.strip()
+        == "error: cannot talk to tcp://127.0.0.1:9: nothing listens there; is the server running? (check --uri)"
+    )
 
 
 def _run_as_image_user(
