@@ -1,12 +1,21 @@
 # wyoming_verba: Wyoming TTS server (Sesame CSM-1b on an NVIDIA GPU, or Edge TTS).
 #   docker build -t wyoming-verba .                                    GPU image (CSM + Edge)
 #   docker build -t wyoming-verba:cpu --build-arg VARIANT=cpu .        small CPU image (Edge only)
+# The GPU image runs the stack the tests run on the lent GPU machine (script/setup --gpu312):
+# Python 3.12, torch 2.11.0 (PyPI's build carries CUDA 12.8; the host needs only the NVIDIA
+# driver and container toolkit), transformers 5.17.0, accelerate 1.15.0.
 ARG VARIANT=gpu
-ARG GPU_BASE=pytorch/pytorch:2.7.1-cuda12.8-cudnn9-runtime
+ARG GPU_BASE=python:3.12-slim-bookworm
 ARG CPU_BASE=python:3.11-slim-bookworm
 
 FROM ${GPU_BASE} AS base-gpu
+ARG TORCH_VERSION=2.11.0
+ARG TRANSFORMERS_VERSION=5.17.0
+ARG ACCELERATE_VERSION=1.15.0
 ENV VERBA_EXTRAS=csm
+RUN pip install --no-cache-dir "torch==${TORCH_VERSION}" \
+    && pip install --no-cache-dir "transformers==${TRANSFORMERS_VERSION}" \
+        "accelerate==${ACCELERATE_VERSION}"
 
 FROM ${CPU_BASE} AS base-cpu
 ENV VERBA_EXTRAS=""

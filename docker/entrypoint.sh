@@ -38,7 +38,7 @@ check_data_writable() {
 }
 
 case "${1:-}" in
-  say | bench | health | voices) exec wyoming-verba "$@" ;;
+  say | bench | health | voices | voice) exec wyoming-verba "$@" ;;
 esac
 check_config_readable
 if [ ! -f "$config" ]; then

@@ -139,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     doctor = command("doctor", "check torch, GPU, model, the Edge service and a running server")
     doctor.add_argument("--config", type=Path, help="YAML config file")
     doctor.add_argument("--uri", help="the running server to ask (default: from server.uri)")
+    doctor.add_argument("--backend", choices=("edge", "csm"), help="default engine (tts.backend)")
     _voice_arguments(command("voice", "add or delete a CSM voice on a running server"))
     return parser
 

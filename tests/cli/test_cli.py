@@ -12,6 +12,7 @@ import pytest
 import yaml
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
+from wyoming.info import Describe, Info
 from wyoming.server import AsyncEventHandler, AsyncServer
 from wyoming.tts import Synthesize
 
@@ -62,6 +63,8 @@ class _Recorder(AsyncEventHandler):
         self._received = received
 
     async def handle_event(self, event: Event) -> bool:
+        if Describe.is_type(event.type):
+            await self.write_event(Info().event())
         if Synthesize.is_type(event.type):
             self._received.append(event)
             await self.write_event(AudioStart(rate=24000, width=2, channels=1).event())
@@ -115,13 +118,18 @@ def test_say_to_a_missing_directory_blames_the_file(tmp_path: Path) -> None:
     )
 
 
-def test_port_in_use_says_which_address(tmp_path: Path) -> None:
+def test_port_in_use_says_which_address_before_loading(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
         config = tmp_path / "config.yaml"
-        settings = loopback_config(tmp_path, "http://127.0.0.1:9")
+        settings = loopback_config(
+            tmp_path,
+            "http://127.0.0.1:9",
+            tts={"backend": "csm", "fallback": None},
+            csm={"model": str(tmp_path / "no-model"), "device": "cpu"},
+        )
         settings["server"]["uri"] = f"tcp://127.0.0.1:{port}"  # type: ignore[index]
         config.write_text(yaml.safe_dump(settings))
         result = run_cli("--config", str(config))
@@ -132,6 +140,7 @@ def test_port_in_use_says_which_address(tmp_path: Path) -> None:
         "another port"
     )
     assert "Traceback" not in result.stderr
+    assert "CSM" not in result.stderr  # nothing loaded: the port came first
 
 
 def test_zeroconf_false_in_the_file_and_no_zeroconf_flag(tmp_path: Path) -> None:
@@ -157,6 +166,34 @@ def test_environment_errors_name_the_variable(tmp_path: Path) -> None:
     assert result.stderr.strip() == (
         "error: environment variable TTS_BACKEND: expected edge or csm (got 'piper')"
     )
+
+
+def test_health_fails_when_the_default_engine_failed(tmp_path: Path) -> None:
+    # CSM is the default and cannot load; Edge still serves, but a container must not look healthy.
+    settings = loopback_config(
+        tmp_path,
+        "",
+        tts={"backend": "csm", "fallback": "edge"},
+        csm={"model": str(tmp_path / "no-model"), "device": "cpu"},
+    )
+    with fake_edge_process() as edge_url:
+        settings["edge"]["endpoint"] = edge_url  # type: ignore[index]
+        with server_process(tmp_path, settings) as (_process, port, _log):
+            uri = f"tcp://127.0.0.1:{port}"
+            deadline = time.monotonic() + 90
+            health = run_cli("health", "--uri", uri)
+            while "csm failed" not in health.stderr and time.monotonic() < deadline:
+                time.sleep(0.5)
+                health = run_cli("health", "--uri", uri)
+            config = tmp_path / "doctor.yaml"
+            config.write_text(yaml.safe_dump({**settings, "tts": {"engines": ["edge"]}}))
+            doctor = run_cli("doctor", "--config", str(config), "--uri", uri, "--backend", "csm")
+    assert health.returncode == 1 and health.stdout == ""
+    assert health.stderr.count("\n") == 1
+    assert health.stderr.startswith(
+        f"unhealthy: {uri}: the default engine csm failed; 6 voices; engines: csm failed ("
+    )
+    assert "[ok] engines: default csm; running edge, csm; fallback edge" in doctor.stdout
 
 
 def test_voices_health_and_doctor_show_each_engine(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from wyoming_verba.cli.progress import ticking
 from wyoming_verba.protocol.client import synthesize
 
 DEFAULT_TEXT = (
@@ -35,11 +36,13 @@ def _p95(values: list[float]) -> float:
 async def bench_voice(uri: str, voice: str, text: str, runs: int) -> VoiceFigures:
     """Run `runs` requests one after another and summarize them."""
     firsts, totals, audio = [], [], []
-    for _ in range(runs):
-        result = await synthesize(uri, text, voice=voice)
-        firsts.append((result.first_audio_s or result.total_s) * 1000)
-        totals.append(result.total_s * 1000)
-        audio.append(result.audio_s)
+    async with ticking(f"bench: {voice} run 1/{runs}") as ticker:
+        for run in range(runs):
+            ticker.label = f"bench: {voice} run {run + 1}/{runs}"
+            result = await synthesize(uri, text, voice=voice)
+            firsts.append((result.first_audio_s or result.total_s) * 1000)
+            totals.append(result.total_s * 1000)
+            audio.append(result.audio_s)
     audio_s = statistics.median(audio)
     total = statistics.median(totals)
     return VoiceFigures(

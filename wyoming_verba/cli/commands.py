@@ -53,10 +53,11 @@ def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.DEBUG if config.log.debug else logging.INFO, format=config.log.format
     )
-    from wyoming_verba.server.server import VerbaServer
+    from wyoming_verba.server.server import VerbaServer, bind_listener
 
     try:
-        code = asyncio.run(VerbaServer(config).run_until_signal())
+        listener = bind_listener(config.server.uri)  # a busy port is said before the model loads
+        code = asyncio.run(VerbaServer(config, listener=listener).run_until_signal())
     except OSError as err:
         binding = err.errno in _LISTEN_ERRNOS and "bind" in str(err)  # asyncio's bind message
         if isinstance(err, socket.gaierror) or binding:
@@ -138,7 +139,7 @@ def _check_output(path: Path) -> None:
 
 def say(args: argparse.Namespace) -> int:
     """Synthesize text through a server into a WAV file."""
-    from wyoming_verba.protocol.client import synthesize
+    from wyoming_verba.cli.say import run_say
 
     try:
         args.text.encode("utf-8")
@@ -148,7 +149,7 @@ def say(args: argparse.Namespace) -> int:
             "(LANG / LC_ALL)"
         ) from err
     _check_output(args.output)
-    result = asyncio.run(synthesize(args.uri, args.text, args.voice, args.speaker, args.timeout))
+    result, note = asyncio.run(run_say(args))
     try:
         result.write_wav(args.output)
     except OSError as err:
@@ -161,6 +162,8 @@ def say(args: argparse.Namespace) -> int:
         f"wrote {args.output}: {result.audio_s:.2f} s of audio at {result.rate} Hz; "
         f"{timing}, total {result.total_s * 1000:.0f} ms"
     )
+    if note:
+        print(note)
     return 0
 
 
@@ -195,7 +198,8 @@ def _voices_word(count: int) -> str:
 
 
 def health(args: argparse.Namespace) -> int:
-    """Exit 0 when the server answers Describe and some engine can serve."""
+    """Exit 0 when the server answers Describe and its default engine has not failed (loading,
+    idle and deliberately unloaded are healthy: they load on the next request)."""
     from wyoming_verba.protocol.client import describe
 
     try:
@@ -206,8 +210,12 @@ def health(args: argparse.Namespace) -> int:
         return 1
     count = len(status.voices)
     line = f"{count} {_voices_word(count)}; engines: {status.engines_line()}"
-    if status.engines and all(report.state == "failed" for report in status.engines.values()):
-        print(f"unhealthy: {args.uri}: every engine failed; {line}", file=sys.stderr)
+    default = status.default_engine
+    if default is not None and default[1].state == "failed":
+        print(
+            f"unhealthy: {args.uri}: the default engine {default[0]} failed; {line}",
+            file=sys.stderr,
+        )
         return 1
     print(f"healthy: {args.uri}: {line}")
     return 0
@@ -231,6 +239,8 @@ def bench(args: argparse.Namespace) -> int:
     outputs = [path for path in (args.json, args.plot) if path is not None]
     for path in outputs:
         _check_output(path)  # before the runs: a typo must not cost them, nor blame the server
+    if args.plot:
+        _check_matplotlib()
     rows = asyncio.run(run())
     print(format_table(rows))
     try:
@@ -243,6 +253,16 @@ def bench(args: argparse.Namespace) -> int:
             f"cannot write {err.filename or outputs[0]}: {err.strerror or err}"
         ) from err
     return 0
+
+
+def _check_matplotlib() -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as err:
+        raise CommandError(
+            f"bench --plot needs matplotlib ({err}): install it into the same environment "
+            f"({sys.executable} -m pip install matplotlib), or leave out --plot"
+        ) from err
 
 
 def voice(args: argparse.Namespace) -> int:
@@ -290,4 +310,5 @@ def doctor(args: argparse.Namespace) -> int:
     logging.basicConfig(handlers=[logging.NullHandler()], force=True)
     from wyoming_verba.cli.doctor import run_doctor
 
-    return asyncio.run(run_doctor(load_config(args.config), args.uri))
+    config = load_config(args.config, overrides=Overrides(backend=args.backend))
+    return asyncio.run(run_doctor(config, args.uri))

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from typing import Any
 from urllib.parse import urlparse
 
@@ -25,8 +26,15 @@ _END_NOW_TIMEOUT_S = 2.0  # for requests cut short at shutdown to send their Err
 class VerbaServer:
     """A running wyoming_verba server."""
 
-    def __init__(self, config: Config, engines: dict[str, Engine] | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        engines: dict[str, Engine] | None = None,
+        listener: socket.socket | None = None,
+    ) -> None:
+        """`listener`: a socket from bind_listener, so a busy port is found before engines load."""
         self.config = config
+        self._socket = listener
         self.server_id = load_server_id(config.server.data_dir)
         self.service = SpeechService(
             config, engines if engines is not None else build_engines(config), self.server_id
@@ -46,11 +54,16 @@ class VerbaServer:
 
     async def start(self) -> None:
         """Start engines, listen, and advertise."""
-        self.voice_admin.load_stored()
-        await self.service.start()
-        uri = urlparse(self.config.server.uri)
-        host = uri.hostname or "0.0.0.0"
-        self._listener = await asyncio.start_server(self._accept, host=host, port=uri.port)
+        sock = self._socket or bind_listener(self.config.server.uri)  # before anything heavy
+        self._socket = None
+        try:
+            self.voice_admin.load_stored()
+            await self.service.start()
+            self._listener = await asyncio.start_server(self._accept, sock=sock)
+        except BaseException:
+            sock.close()
+            raise
+        host = urlparse(self.config.server.uri).hostname or "0.0.0.0"
         _LOGGER.info(
             "Listening on tcp://%s:%d (engines: %s, default: %s)",
             host,
@@ -209,6 +222,14 @@ class VerbaServer:
                 )
                 return
         await asyncio.Event().wait()
+
+
+def bind_listener(uri: str) -> socket.socket:
+    """A socket bound to server.uri's address and listening (OSError when it cannot be)."""
+    parsed = urlparse(uri)
+    host, port = parsed.hostname or "0.0.0.0", parsed.port or 0
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+    return socket.create_server((host, port), family=family, backlog=100)
 
 
 async def _wait_for(

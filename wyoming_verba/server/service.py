@@ -77,7 +77,9 @@ class SpeechService:
 
     def describe_event(self) -> Event:
         """The answer to Describe: Info plus the server id and each engine's current state."""
-        statuses = {name: engine.status() for name, engine in self.engines.items()}
+        # The default engine comes first: `health` judges the server by it.
+        order = sorted(self.engines, key=lambda name: name != self._config.tts.backend)
+        statuses = {name: self.engines[name].status() for name in order}
         options = {name: engine.speak_options() for name, engine in self.engines.items()}
         if self._info_event is None:
             self.refresh_voices()

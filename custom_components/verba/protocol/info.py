@@ -2,8 +2,9 @@
 
 A Verba server's Info has one TTS program named `verba` and an extra top-level object `verba`
 (wyoming clients ignore unknown keys): `{server_id, engines: {<engine>: {state, detail,
-options}}}`, where options are the context["verba"] options the engine honours. Everything read
-back is untrusted: what has the wrong type is left out.
+options}}}`, where options are the context["verba"] options the engine honours and the default
+engine (the one answering requests that name no voice) comes first. Everything read back is
+untrusted: what has the wrong type is left out.
 """
 
 from __future__ import annotations
@@ -97,6 +98,11 @@ class ServerStatus:
     def voices(self) -> list[TtsVoice]:
         """The voices of the first TTS program (the one Home Assistant uses)."""
         return list(self.info.tts[0].voices) if self.info.tts else []
+
+    @property
+    def default_engine(self) -> tuple[str, EngineReport] | None:
+        """The engine answering requests that name no voice (listed first); None if not reported."""
+        return next(iter(self.engines.items()), None)
 
     def engines_line(self) -> str:
         """'csm loading (…), edge ready', or a note that the server does not report engines."""

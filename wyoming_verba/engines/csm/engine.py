@@ -28,6 +28,7 @@ from wyoming_verba.engines.csm.startup.idle import IdleWatch
 from wyoming_verba.engines.csm.startup.lifecycle import log_ready, start_runtime, unload_runtime
 from wyoming_verba.engines.csm.startup.runtime import CsmRuntime
 from wyoming_verba.engines.csm.tempo import AudioShaper, shaped
+from wyoming_verba.engines.csm.voices.anchor_store import AnchorStore
 from wyoming_verba.engines.csm.voices.registry import VoiceRegistry
 from wyoming_verba.protocol.options import NO_OPTIONS, SpeakOptions
 
@@ -110,9 +111,10 @@ class CsmEngine:
         await self._voices.check_clips()
         up = await start_runtime(self._config, self._data_dir)
         self._runtime, self._compiled = up.runtime, up.compiled
-        prefixes, anchors = await self._voices.build(up.runtime.worker, up.runtime.prompts)
+        store = AnchorStore.under(self._data_dir, up.model_key)
+        built = await self._voices.build(up.runtime.worker, up.runtime.prompts, store)
         await self._warm_up(up.runtime)
-        log_ready(up, time.monotonic() - started, prefixes, anchors)
+        log_ready(up, time.monotonic() - started, built)
         self._idle.arm()
 
     def _worker_busy(self) -> tuple[bool, float]:

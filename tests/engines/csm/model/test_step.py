@@ -246,8 +246,11 @@ print(json.dumps({"source": source, "existing": cache.existing, "codes": codes})
 """
 
 
+REGIONS = ("noise", "begin", "commit", "first_step", "next_step", "layer_step")
+
+
 def compiled_codes(
-    model: Any, ids: list[int], cache: CompileCache | None
+    model: Any, ids: list[int], cache: CompileCache | None, regions: list[str] | None = None
 ) -> tuple[str, list[Any], int]:
     """Compile a 4-slot sampled step (with `cache`), then the codes of slot 0 alone (bucket 1)
     and of slot 2 beside slot 0 (bucket 4): (cache use, codes, graphs compiled)."""
@@ -259,7 +262,8 @@ def compiled_codes(
     if cache is not None:
         cache.activate()
         use = CacheUse()
-        step.compile()
+        said = regions if regions is not None else []
+        step.compile(lambda index, total, name: said.append(f"{index}/{total} {name}"))
         source = use.source()
     embeds = step.backbone.embed_prompt(torch.tensor([ids]))
     start(step, 0, embeds, 6, seed=11)
@@ -284,8 +288,11 @@ def test_compiled_regions_equal_eager_serve_every_bucket_and_are_kept(
     cache = open_cache(tmp_path / "data", model, path)
     assert not cache.existing and cache.directory is not None
     assert cache.directory.parent == tmp_path / "data" / "torch-compile"
-    source, codes, graphs = compiled_codes(model, ids, cache)
+    regions: list[str] = []
+    source, codes, graphs = compiled_codes(model, ids, cache, regions)
     assert (source, codes) == ("cold", eager)
+    # Each region said as its compile begins, once (then the compiled region runs directly).
+    assert sorted(regions) == [f"{i}/6 {name}" for i, name in enumerate(REGIONS, 1)]
     # Six regions, each compiled once at full width, serving buckets 1 and 4 alike.
     assert graphs == 6
     # A second start on the same cache: another process, every graph from the cache.

@@ -89,7 +89,7 @@ def test_a_cache_that_breaks_the_compile_is_discarded_and_the_compile_runs_cold(
     step = FrameStep(model, SlotState(model, 1), GREEDY)
     seen: list[list[Path]] = []
 
-    def compile_once_the_cache_is_gone() -> None:
+    def compile_once_the_cache_is_gone(_progress: object = None) -> None:
         assert cache.directory is not None
         seen.append(sorted(cache.directory.rglob("*")))
         if len(seen) == 1:
@@ -114,7 +114,7 @@ def test_a_compile_failure_without_a_kept_cache_leaves_the_step_eager(
     step = FrameStep(model, SlotState(model, 1), GREEDY)
     calls = []
 
-    def broken() -> None:
+    def broken(_progress: object = None) -> None:
         calls.append(1)
         raise RuntimeError("inductor exploded")
 

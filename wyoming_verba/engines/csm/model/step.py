@@ -17,6 +17,7 @@ replayed every frame.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
@@ -71,7 +72,7 @@ class FrameStep:
 
         return run
 
-    def compile(self) -> None:
+    def compile(self, progress: Callable[[int, int, str], None] | None = None) -> None:
         """Compile the step's regions (fullgraph: a graph break is an error) at full width and
         run them once, so nothing compiles on a user's request; on any failure the step stays
         eager. Compiled, every frame runs all slots (inactive ones change nothing): one compile
@@ -83,12 +84,10 @@ class FrameStep:
         options: dict[str, Any] = {"cpp_wrapper": self.slots.device.type == "cpu"}
         rows = self.buckets[-1]
         try:
-            for owner, name in hooks:
-                setattr(
-                    owner,
-                    name,
-                    torch.compile(getattr(owner, name), fullgraph=True, options=options),
-                )
+            for index, (owner, name) in enumerate(hooks, 1):
+                compiled = torch.compile(getattr(owner, name), fullgraph=True, options=options)
+                announce = partial(progress, index, len(hooks), name) if progress else None
+                setattr(owner, name, _on_first_call(owner, name, compiled, announce))
             self._eager(rows)()
         except BaseException:
             for (owner, name), original in hooks.items():
@@ -196,6 +195,21 @@ class FrameStep:
     def tensors(self) -> list[torch.Tensor]:
         """Every persistent tensor the step reads or writes."""
         return [*self.slots.tensors(), *self.depth.tensors()]
+
+
+def _on_first_call(
+    owner: Any, name: str, compiled: Callable[..., Any], announce: Callable[[], None] | None
+) -> Callable[..., Any]:
+    """`compiled`, announced when its first call (which compiles it) begins; it then replaces
+    itself, so frames call the compiled region directly."""
+
+    def first(*args: Any, **kwargs: Any) -> Any:
+        setattr(owner, name, compiled)
+        if announce is not None:
+            announce()
+        return compiled(*args, **kwargs)
+
+    return first
 
 
 def cuda_api() -> Any:

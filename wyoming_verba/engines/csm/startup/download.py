@@ -38,7 +38,7 @@ def download_model(model: str) -> int:
             f"model directory {path} not found; give an existing directory or a hub id "
             "such as sesame/csm-1b (--model or csm.model)"
         )
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import (
         GatedRepoError,
         HFValidationError,
@@ -47,6 +47,11 @@ def download_model(model: str) -> int:
         RepositoryNotFoundError,
     )
 
+    from wyoming_verba.engines.csm.startup.hub import hub_problem, unreachable_message
+
+    problem = None if constants.HF_HUB_OFFLINE else hub_problem()
+    if problem is not None:
+        return _error(unreachable_message(model, problem))
     try:
         location = snapshot_download(
             model, allow_patterns=["*.json", "*.safetensors", "*.jinja", "*.txt"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from wyoming_verba.config import CsmConfig
-from wyoming_verba.engines.csm.startup.compile_cache import open_cache
+from wyoming_verba.engines.csm.startup.compile_cache import cache_key, open_cache
 from wyoming_verba.engines.csm.startup.idle import memory_in_use, release_memory
 from wyoming_verba.engines.csm.startup.load import load_model
 from wyoming_verba.engines.csm.startup.runtime import (
@@ -26,6 +26,7 @@ from wyoming_verba.engines.csm.startup.runtime import (
     prepare_step,
     should_compile,
 )
+from wyoming_verba.engines.csm.voices.registry import BuiltVoices
 
 _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -40,6 +41,7 @@ class Started:
     load_s: float
     costs: PrepareCosts
     compiled: bool
+    model_key: str  # torch, model, dtype and device: names the kept compile cache and anchors
 
 
 async def start_runtime(config: CsmConfig, data_dir: Path | None) -> Started:
@@ -59,20 +61,26 @@ async def start_runtime(config: CsmConfig, data_dir: Path | None) -> Started:
         # the process exits past it (cli.commands.serve).
         await asyncio.to_thread(runtime.stop, ABANDON_WAIT_S)
         raise
-    return Started(runtime, load_s, costs, compile_step)
+    model_key = cache_key(loaded.model, config.model, loaded.device)
+    return Started(runtime, load_s, costs, compile_step, model_key)
 
 
-def log_ready(started: Started, total_s: float, prefixes: int, anchors: int) -> None:
-    """`CSM ready in X s (load A s, compile B s from cache|cold, capture C s)`."""
+def log_ready(started: Started, total_s: float, built: BuiltVoices) -> None:
+    """`CSM ready in X s (load A s, compile B s from cache|cold, capture C s; …, anchors D s)`."""
     costs = started.costs
+    anchors = f"{built.anchors} anchored speakers"
+    if built.anchors:
+        source = "kept" if built.anchors_kept == built.anchors else "generated"
+        if 0 < built.anchors_kept < built.anchors:
+            source = f"{built.anchors_kept} kept, {built.anchors - built.anchors_kept} generated"
+        anchors += f" in {built.anchors_s:.1f} s ({source})"
     _LOGGER.info(
-        "CSM ready in %.1f s (load %.1f s, compile %s, capture %.1f s; "
-        "%d voice profiles, %d anchored speakers)",
+        "CSM ready in %.1f s (load %.1f s, compile %s, capture %.1f s; %d voice profiles, %s)",
         total_s,
         started.load_s,
         f"{costs.compile_s:.1f} s {costs.compile_source}" if started.compiled else "off",
         costs.capture_s,
-        prefixes,
+        built.prefixes,
         anchors,
     )
 

@@ -13,6 +13,7 @@ import torch
 from wyoming_verba.config import CsmConfig
 from wyoming_verba.engines.base import EngineUnavailableError
 from wyoming_verba.engines.csm.startup.download import looks_like_path
+from wyoming_verba.engines.csm.startup.hub import cached_locally, hub_problem, unreachable_message
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -101,6 +102,24 @@ def _model_source(model: str) -> str:
     return str(path) if path.is_dir() else model
 
 
+def _hub_unreachable(model: str) -> bool:
+    """True when the hub cannot be reached but the model is cached (said once, loaded from the
+    cache); ModelLoadError when it is not cached either; False when the hub answers."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False  # offline mode does not retry; a model missing from the cache errors below
+    problem = hub_problem()
+    if problem is None:
+        return False
+    if not cached_locally(model):
+        raise ModelLoadError(unreachable_message(model, problem))
+    _LOGGER.warning(
+        "Cannot reach the Hugging Face hub (%s): loading %s from the cache", problem, model
+    )
+    return True
+
+
 def load_model(config: CsmConfig) -> LoadedModel:
     """Load processor and model with from_pretrained; Mimi stays float32."""
     import transformers
@@ -125,10 +144,13 @@ def load_model(config: CsmConfig) -> LoadedModel:
         dtype,
         transformers.__version__,
     )
+    local_only = not path.is_dir() and _hub_unreachable(source)
     try:
         with _FROM_PRETRAINED:
-            processor = auto_processor.from_pretrained(source)
-            model = csm_model.from_pretrained(source, dtype=dtype, device_map=str(device))
+            processor = auto_processor.from_pretrained(source, local_files_only=local_only)
+            model = csm_model.from_pretrained(
+                source, dtype=dtype, device_map=str(device), local_files_only=local_only
+            )
     except GatedRepoError as err:
         raise ModelLoadError(
             f"{config.model} is gated: accept the model terms on its Hugging Face page and set "

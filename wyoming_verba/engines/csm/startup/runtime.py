@@ -116,21 +116,30 @@ def _compile(step: FrameStep, cache: CompileCache) -> PrepareCosts:
 
     # dynamo's config is thread-local: this is the thread that runs the compiled step.
     _dynamo.config.cache_size_limit = max(_dynamo.config.cache_size_limit, 8)
-    _LOGGER.info(
-        "Compiling the CSM frame step's regions at batch size %d (serving every batch size)",
-        step.buckets[-1],
-    )
+    if cache.existing:
+        _LOGGER.info(
+            "Compiling the CSM frame step's regions at batch size %d from the kept cache",
+            step.buckets[-1],
+        )
+    else:
+        _LOGGER.info(
+            "Compiling the CSM frame step's regions at batch size %d (serving every batch size): "
+            "this cold compile runs once per model, torch version and device and takes minutes "
+            "(on the CPU, many); it is kept in %s, so later starts take seconds",
+            step.buckets[-1],
+            cache.directory or "torch's temporary cache (no server.data_dir)",
+        )
     cache.activate()
     use = CacheUse()
     try:
         try:
-            step.compile()
+            step.compile(_log_region)
         except Exception as err:
             if not cache.existing:
                 raise
             cache.discard(err)  # a corrupt cache must not cost the compiled step
             use = CacheUse()
-            step.compile()
+            step.compile(_log_region)
     except Exception as err:  # a compiler problem must not take CSM down
         _LOGGER.warning(
             "Compiling the CSM frame step failed (%s: %s); it runs uncompiled "
@@ -147,6 +156,10 @@ def _compile(step: FrameStep, cache: CompileCache) -> PrepareCosts:
         "" if cache.directory is None else f", cache {cache.directory}",
     )
     return costs
+
+
+def _log_region(index: int, total: int, name: str) -> None:
+    _LOGGER.info("Compiling CSM region %d of %d (%s)", index, total, name)
 
 
 def _sizes(step: FrameStep) -> str:

@@ -25,6 +25,7 @@ from wyoming_verba.config import CsmConfig, CsmVoiceProfile
 from wyoming_verba.engines.base import VoiceRefusedError
 from wyoming_verba.engines.csm.generation.worker import GenerationWorker
 from wyoming_verba.engines.csm.model.slots import VoicePrefix
+from wyoming_verba.engines.csm.voices.anchor_store import AnchorRecipe, AnchorStore
 from wyoming_verba.engines.csm.voices.prompts import PromptBuilder
 from wyoming_verba.engines.csm.voices.rules import (
     CheckedVoice,
@@ -149,22 +150,31 @@ async def build_profile_prefixes(
 
 
 async def build_anchors(
-    worker: GenerationWorker, prompts: PromptBuilder, config: CsmConfig, speakers: list[int]
-) -> dict[int, VoicePrefix]:
-    """The anchors of the listed speakers (csm.anchor_speakers): a generated, seeded reference."""
+    worker: GenerationWorker,
+    prompts: PromptBuilder,
+    config: CsmConfig,
+    speakers: list[int],
+    store: AnchorStore,
+) -> tuple[dict[int, VoicePrefix], int]:
+    """The anchors of the listed speakers (csm.anchor_speakers): a generated, seeded reference,
+    read from `store` when kept there (else generated and kept); also how many were read."""
     anchors: dict[int, VoicePrefix] = {}
-    if config.anchor_speakers:
-        for speaker in speakers:
-            _LOGGER.info("Generating the reference clip that anchors CSM speaker %d", speaker)
-            anchor = partial(
-                prompts.build_anchor,
-                speaker,
-                ANCHOR_TEXT,
-                ANCHOR_MAX_FRAMES,
-                ANCHOR_SEED + speaker,
-            )
-            anchors[speaker] = await worker.run(anchor)
-    return anchors
+    kept = 0
+    if not config.anchor_speakers:
+        return anchors, kept
+    for speaker in speakers:
+        recipe = AnchorRecipe(
+            speaker, ANCHOR_TEXT, ANCHOR_MAX_FRAMES, ANCHOR_SEED + speaker, prompts.sampling
+        )
+        prefix = await asyncio.to_thread(store.load, recipe, prompts.device)
+        if prefix is not None:
+            anchors[speaker], kept = prefix, kept + 1
+            continue
+        _LOGGER.info("Generating the reference clip that anchors CSM speaker %d", speaker)
+        anchor = partial(prompts.build_anchor, speaker, recipe.text, recipe.max_frames, recipe.seed)
+        anchors[speaker] = await worker.run(anchor)
+        await asyncio.to_thread(store.save, recipe, anchors[speaker])
+    return anchors, kept
 
 
 class ProfileError(VoiceRefusedError):

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from wyoming_verba.engines.csm.model.sampling import Sampling
 from wyoming_verba.engines.csm.model.slots import VoicePrefix
 from wyoming_verba.engines.csm.model.step import FrameStep
 from wyoming_verba.engines.csm.voices.rules import read_clip
@@ -32,6 +33,16 @@ class PromptBuilder:
     def __init__(self, processor: Any, step: FrameStep) -> None:
         self._turns = TurnTokenizer(processor)
         self._step = step
+
+    @property
+    def sampling(self) -> Sampling:
+        """The step's configured sampling (anchors are generated with it)."""
+        return self._step.sampling
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model's K/V live."""
+        return self._step.slots.device
 
     def text_ids(self, text: str, speaker: int) -> torch.Tensor:
         """Token ids (1, n) of one text turn for `speaker`, exactly as in a full conversation;

@@ -9,6 +9,8 @@ removed at run time; one whose clip failed its checks stays listed nowhere and s
 from __future__ import annotations
 
 import asyncio
+import time
+from dataclasses import dataclass
 from functools import partial
 
 from wyoming_verba.config import CsmConfig, CsmVoiceProfile
@@ -16,6 +18,7 @@ from wyoming_verba.core.voices import VoiceChoice, VoiceInfo
 from wyoming_verba.engines.base import EngineError, EngineUnavailableError
 from wyoming_verba.engines.csm.generation.worker import GenerationWorker
 from wyoming_verba.engines.csm.model.slots import VoicePrefix
+from wyoming_verba.engines.csm.voices.anchor_store import AnchorStore
 from wyoming_verba.engines.csm.voices.prefixes import (
     ProfileSet,
     build_anchors,
@@ -25,6 +28,16 @@ from wyoming_verba.engines.csm.voices.prefixes import (
     check_profile,
 )
 from wyoming_verba.engines.csm.voices.prompts import PromptBuilder
+
+
+@dataclass(frozen=True)
+class BuiltVoices:
+    """What building the voices after a load gave, for the `CSM ready` line."""
+
+    prefixes: int
+    anchors: int
+    anchors_kept: int  # read from server.data_dir instead of generated
+    anchors_s: float
 
 
 class VoiceRegistry:
@@ -55,9 +68,11 @@ class VoiceRegistry:
         )
         return "; ".join(filter(None, [self._profile_set.summary(), *failed]))
 
-    async def build(self, worker: GenerationWorker, prompts: PromptBuilder) -> tuple[int, int]:
+    async def build(
+        self, worker: GenerationWorker, prompts: PromptBuilder, store: AnchorStore
+    ) -> BuiltVoices:
         """After a load: build every profile's prefix (a created voice that fails is dropped)
-        and the speakers' anchors; returns how many of each."""
+        and the speakers' anchors (kept in `store` between starts); what it took."""
         created = [p for p in self._profiles.values() if p.name not in self._configured]
         self._prefixes, dropped = await build_profile_prefixes(
             worker, prompts, self._profile_set, created, self._config.max_audio_s
@@ -67,9 +82,11 @@ class VoiceRegistry:
                 self._failed[name] = why
         # A voice deleted while this load built it is not kept.
         self._prefixes = {n: p for n, p in self._prefixes.items() if n in self._profiles}
+        started = time.monotonic()
         speakers = self.listed_speakers()
-        self._anchors = await build_anchors(worker, prompts, self._config, speakers)
-        return len(self._prefixes), len(self._anchors)
+        self._anchors, kept = await build_anchors(worker, prompts, self._config, speakers, store)
+        anchors_s = time.monotonic() - started
+        return BuiltVoices(len(self._prefixes), len(self._anchors), kept, anchors_s)
 
     def forget_built(self) -> None:
         """The model is gone (unload, close): its prefixes and anchors go with it."""
