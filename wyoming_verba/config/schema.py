@@ -191,6 +191,7 @@ SCHEMA = vol.Schema(
             vol.Optional("write_timeout_s"): _positive(_number),
             vol.Optional("shutdown_grace_s"): vol.All(_number, vol.Range(min=0, max=3600)),
             vol.Optional("max_stream_s"): vol.All(_number, vol.Range(min=1, max=86400)),
+            vol.Optional("stream_pause_s"): _positive(_number),
             vol.Optional("data_dir"): _STR,
         },
         vol.Optional("tts", default={}): {

@@ -32,6 +32,9 @@ class ServerConfig:
     write_timeout_s: float = 30.0
     shutdown_grace_s: float = 10.0
     max_stream_s: float = 300.0  # synthesize-start to synthesize-stop
+    # Longest pause in an open stream (an LLM calling a slow tool mid-reply), instead of
+    # idle_timeout_s: room for a web search or camera snapshot, well under max_stream_s.
+    stream_pause_s: float = 120.0
     data_dir: Path = field(default_factory=lambda: Path("~/.cache/wyoming-verba").expanduser())
 
 
