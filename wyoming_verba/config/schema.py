@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import voluptuous as vol
 
+from wyoming_verba.config.styles import STYLE_SCHEMA
 from wyoming_verba.config.uris import parse_tcp_uri
 from wyoming_verba.core.voices import check_edge_voice
 from wyoming_verba.protocol.echo import echo
@@ -198,6 +199,7 @@ SCHEMA = vol.Schema(
             vol.Optional("backend"): _engine,
             vol.Optional("fallback"): _fallback,
             vol.Optional("engines"): vol.All([_engine], vol.Length(min=1)),
+            vol.Optional("styles"): vol.All([STYLE_SCHEMA], vol.Length(max=100)),
         },
         vol.Optional("edge", default={}): {
             vol.Optional("voice"): _checked(check_edge_voice),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wyoming_verba.core.voices import Style
+
 
 @dataclass(frozen=True)
 class ZeroconfConfig:
@@ -45,6 +47,7 @@ class TtsConfig:
     backend: str = "edge"
     fallback: str | None = "edge"
     engines: tuple[str, ...] = ("edge",)
+    styles: tuple[Style, ...] = ()  # speaking styles, each listed as a voice of its own
 
 
 @dataclass(frozen=True)

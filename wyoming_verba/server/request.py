@@ -222,7 +222,9 @@ class RequestIntake:
                 "text-too-long",
             )
         choice = self._service.resolve(voice.name, voice.speaker)
-        return SynthesisRequest(kind, choice, choice.name, chars=chars, options=options)
+        if choice.style is not None:  # a style voice: its options, the request's over them
+            options = choice.style.apply(options)
+        return SynthesisRequest(kind, choice, choice.label, chars=chars, options=options)
 
 
 def _problem(err: BadRequestError) -> Problem:

@@ -66,6 +66,7 @@ class VoiceAdmin:
     def __init__(self, config: Config, service: SpeechService) -> None:
         self._uploads = config.csm.voice_uploads
         self._max_voices = config.csm.max_voices
+        self._styles = config.tts.styles  # their names are voices too
         self._store = VoiceStore(config.server.data_dir)
         self._service = service
         self._lock = asyncio.Lock()
@@ -156,7 +157,9 @@ class VoiceAdmin:
         if self._lock.locked():
             raise VoiceAdminError("busy", "another voice is being created; try again in a moment")
         async with self._lock:
-            if engine.voice_origin(request.name) is not None or self._store.has(request.name):
+            styles = {style.name for style in self._styles}
+            taken = engine.voice_origin(request.name) is not None or request.name in styles
+            if taken or self._store.has(request.name):
                 raise VoiceAdminError(
                     "name-taken", f"a voice named {request.name!r} exists; choose another name"
                 )
