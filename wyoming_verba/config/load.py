@@ -111,7 +111,8 @@ def _build(data: dict[str, Any], overrides: Overrides, sources: Mapping[str, str
         if name is not None and name not in engines:
             engines.append(name)
     styles = build_styles(tts_data.get("styles", []), engines)
-    tts = TtsConfig(backend=backend, fallback=fallback, engines=tuple(engines), styles=styles)
+    clean = tts_data.get("clean_text", TtsConfig.clean_text)
+    tts = TtsConfig(backend, fallback, tuple(engines), styles, clean)
 
     csm_data = dict(data["csm"])
     profiles = tuple(CsmVoiceProfile(**entry) for entry in csm_data.pop("voices", []))

@@ -200,6 +200,7 @@ SCHEMA = vol.Schema(
             vol.Optional("fallback"): _fallback,
             vol.Optional("engines"): vol.All([_engine], vol.Length(min=1)),
             vol.Optional("styles"): vol.All([STYLE_SCHEMA], vol.Length(max=100)),
+            vol.Optional("clean_text"): bool,
         },
         vol.Optional("edge", default={}): {
             vol.Optional("voice"): _checked(check_edge_voice),

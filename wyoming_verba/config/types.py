@@ -48,6 +48,7 @@ class TtsConfig:
     fallback: str | None = "edge"
     engines: tuple[str, ...] = ("edge",)
     styles: tuple[Style, ...] = ()  # speaking styles, each listed as a voice of its own
+    clean_text: bool = True  # links, URLs, code, HTML, emoji and tables made speech-ready
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,11 @@ class SpeechService:
             )
 
     @property
+    def clean_text(self) -> bool:
+        """tts.clean_text: requests' text made speech-ready before it is split."""
+        return self._config.tts.clean_text
+
+    @property
     def info(self) -> Info:
         """Info for Describe."""
         if self._info is None:
