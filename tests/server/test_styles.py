@@ -117,3 +117,16 @@ def test_a_bad_style_stops_the_server_in_one_line(
     assert result.returncode == 2, result.stderr
     (line,) = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert key in line and needle in line and "Traceback" not in result.stderr
+
+
+async def test_an_edge_style_does_not_stop_a_server_that_cannot_read_the_voice_list(
+    start_server: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Edge unreachable at start and no cached list: only edge.voice is known, nothing to check.
+    unreachable = {"endpoint": "http://127.0.0.1:9", "voice_list_timeout_s": 1}
+    server = await start_server({"edge": unreachable, "tts": {"styles": STYLES[:1]}})
+    async with AsyncClient.from_uri(uri_of(server)) as client:
+        await client.write_event(Describe().event())
+        (info,) = await read_until(client, "info")
+    assert "edge:guy-fast" in {v["name"] for v in info.data["tts"][0]["voices"]}
+    assert "tts.styles.0.voice edge:en-US-GuyNeural is not in the edge voice list" in caplog.text

@@ -94,7 +94,16 @@ class SpeechService:
             try:
                 plain.resolve(style.voice)
             except UnknownVoiceError as err:
-                raise ConfigError(f"config key tts.styles.{index}.voice: {err}") from err
+                if len(self.engines[style.engine].voices()) > 1:
+                    raise ConfigError(f"config key tts.styles.{index}.voice: {err}") from err
+                # Edge unreachable at start with no cached list: nothing to check against yet.
+                _LOGGER.warning(
+                    "tts.styles.%d.voice %s is not in the %s voice list read at start (only the "
+                    "default voice is known); the style's requests fail until a restart reads it",
+                    index,
+                    style.voice,
+                    style.engine,
+                )
             try:
                 taken = plain.resolve(style.full_name)
             except UnknownVoiceError:
