@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wyoming_verba.core.cleaning import SpeechCleaner, clean_text
+from wyoming_verba.core.cleaning import DEFAULT_RULES, CleanRules, SpeechCleaner, clean_text
 from wyoming_verba.core.text import split_sentences
 
 # (what an LLM wrote, what is spoken)
@@ -61,8 +61,10 @@ CASES = {
 LLM_REPLY = "\n".join(text for text, _ in CASES.values())
 
 
-def streamed(text: str, rng: random.Random, longest: int = 12) -> str:
-    cleaner = SpeechCleaner()
+def streamed(
+    text: str, rng: random.Random, longest: int = 12, rules: CleanRules = DEFAULT_RULES
+) -> str:
+    cleaner = SpeechCleaner(rules)
     out, start = [], 0
     while start < len(text):
         size = rng.randint(1, longest)
@@ -80,6 +82,15 @@ def test_llm_text_is_read_as_a_listener_expects(text: str, spoken: str) -> None:
 def test_random_chunkings_of_a_whole_llm_reply_give_the_whole_text_result(seed: int) -> None:
     rng = random.Random(seed)
     assert streamed(LLM_REPLY, rng, longest=rng.choice([1, 3, 12, 80])) == clean_text(LLM_REPLY)
+
+
+def test_a_code_phrase_and_kept_emoji_when_configured() -> None:
+    rules = CleanRules(code_phrase="Code omitted.", keep_emoji=True)
+    text = CASES["fenced code"][0] + " Done 👍🏽!"
+    spoken = "Add this to configuration.yaml:\n\n\n\nCode omitted.\n\n\nThen restart. Done 👍🏽!"
+    assert clean_text(text, rules) == spoken
+    for seed in range(20):
+        assert streamed(text, random.Random(seed), 5, rules) == spoken
 
 
 def test_sentences_of_a_cleaned_reply() -> None:

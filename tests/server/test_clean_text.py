@@ -55,3 +55,12 @@ async def test_clean_text_off_leaves_the_text_as_sent(
     server = await start_server({"tts": {"clean_text": False}})
     await spoken_whole(uri_of(server), "See [the docs](https://x.example/a) now.")
     assert [r.text for r in fake_edge.requests] == ["See [the docs](https://x.example/a) now."]
+
+
+async def test_a_code_phrase_is_said_instead_of_a_code_block(
+    start_server: ServerFactory, fake_edge: FakeEdgeService
+) -> None:
+    server = await start_server({"tts": {"code_phrase": "Code omitted.", "keep_emoji": True}})
+    await spoken_whole(uri_of(server), "Add this:\n```yaml\nlight:\n```\nThen restart 🙂.")
+    said = [r.text for r in fake_edge.requests]
+    assert said == ["Add this:", "Code omitted.", "Then restart 🙂."]

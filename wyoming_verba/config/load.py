@@ -111,8 +111,10 @@ def _build(data: dict[str, Any], overrides: Overrides, sources: Mapping[str, str
         if name is not None and name not in engines:
             engines.append(name)
     styles = build_styles(tts_data.get("styles", []), engines)
-    clean = tts_data.get("clean_text", TtsConfig.clean_text)
-    tts = TtsConfig(backend, fallback, tuple(engines), styles, clean)
+    cleaning = {
+        key: tts_data[key] for key in ("clean_text", "code_phrase", "keep_emoji") if key in tts_data
+    }
+    tts = TtsConfig(backend, fallback, tuple(engines), styles, **cleaning)
 
     csm_data = dict(data["csm"])
     profiles = tuple(CsmVoiceProfile(**entry) for entry in csm_data.pop("voices", []))

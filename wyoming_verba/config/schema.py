@@ -201,6 +201,8 @@ SCHEMA = vol.Schema(
             vol.Optional("engines"): vol.All([_engine], vol.Length(min=1)),
             vol.Optional("styles"): vol.All([STYLE_SCHEMA], vol.Length(max=100)),
             vol.Optional("clean_text"): bool,
+            vol.Optional("code_phrase"): vol.All(str, vol.Length(max=100), _checked(_no_control)),
+            vol.Optional("keep_emoji"): bool,
         },
         vol.Optional("edge", default={}): {
             vol.Optional("voice"): _checked(check_edge_voice),

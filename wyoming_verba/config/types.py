@@ -49,6 +49,8 @@ class TtsConfig:
     engines: tuple[str, ...] = ("edge",)
     styles: tuple[Style, ...] = ()  # speaking styles, each listed as a voice of its own
     clean_text: bool = True  # links, URLs, code, HTML, emoji and tables made speech-ready
+    code_phrase: str = ""  # said instead of a fenced code block ("": nothing)
+    keep_emoji: bool = False
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,11 @@
 
 - a markdown link `[the forecast](https://…)` (or image) is read as its text;
 - a bare URL as its host name (`https://www.example.com/a?b` → `example.com`);
-- fenced code blocks (``` or ~~~) are skipped; inline code is kept as words (`light_on` →
-  `light on`);
+- fenced code blocks (``` or ~~~) are skipped (or tts.code_phrase said instead); inline code is
+  kept as words (`light_on` → `light on`);
 - HTML tags are dropped (a block tag such as <br> leaves a space);
-- emoji are dropped (with their joiners, skin tones and variation selectors);
+- emoji are dropped (with their joiners, skin tones and variation selectors) unless
+  tts.keep_emoji;
 - a table row is read cell by cell (`| Mon | 21 °C |` → `Mon, 21 °C.`), a separator row not at
   all.
 
@@ -17,6 +18,7 @@ the held text is too, and the work stays linear); the output does not depend on 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import regex
 
@@ -51,16 +53,28 @@ _SEPARATOR_CELL = re.compile(r"[ \t:-]*\Z")
 _SENTENCE_END = re.compile(r"[.!?…:;]\Z")
 
 
-def clean_text(text: str) -> str:
+@dataclass(frozen=True)
+class CleanRules:
+    """What the configuration changes: a phrase said for a code block, emoji kept."""
+
+    code_phrase: str = ""  # tts.code_phrase: said (as a sentence) instead of a code block
+    keep_emoji: bool = False  # tts.keep_emoji
+
+
+DEFAULT_RULES = CleanRules()
+
+
+def clean_text(text: str, rules: CleanRules = DEFAULT_RULES) -> str:
     """The whole text made speech-ready (as streaming it through SpeechCleaner gives)."""
-    cleaner = SpeechCleaner()
+    cleaner = SpeechCleaner(rules)
     return cleaner.feed(text) + cleaner.flush()
 
 
 class SpeechCleaner:
     """Incremental cleaner: feed text as it arrives, get back what is decided so far."""
 
-    def __init__(self) -> None:
+    def __init__(self, rules: CleanRules = DEFAULT_RULES) -> None:
+        self._rules = rules
         self._pending = ""
         self._line_start = True
         self._in_fence = False
@@ -98,7 +112,8 @@ class SpeechCleaner:
                 break
             pos = step
         self._pending = buf[pos:]
-        return self._drop_emoji("".join(out))
+        text = "".join(out)
+        return text if self._rules.keep_emoji else self._drop_emoji(text)
 
     def _line(self, buf: str, pos: int, final: bool, out: list[str]) -> int | None:
         """At a line start: a code fence, a table row, or an ordinary line."""
@@ -106,6 +121,8 @@ class SpeechCleaner:
         if hold:
             return None
         if fence is not None or self._in_fence:
+            if fence is not None and not self._in_fence and self._rules.code_phrase:
+                out.append(f"\n\n{self._rules.code_phrase}\n\n")  # a sentence of its own
             self._in_fence = not self._in_fence if fence is not None else True
             self._skip_line, self._line_start = True, False
             return pos
@@ -113,7 +130,7 @@ class SpeechCleaner:
         if hold:
             return None
         if row is not None:
-            out.append(_read_row(row[0]))
+            out.append(_read_row(row[0], self._rules))
             return row.end()
         self._line_start = False
         return pos
@@ -142,7 +159,7 @@ class SpeechCleaner:
                 return backticks.end()  # an unpaired backtick is not read
             out.append(char)
             return end + 1
-        return _render(found, char, out)
+        return _render(found, char, out, self._rules)
 
     def _drop_emoji(self, text: str) -> str:
         if self._after_emoji:
@@ -164,10 +181,10 @@ def _match(
     return found, False
 
 
-def _render(found: regex.Match[str], char: str, out: list[str]) -> int:
+def _render(found: regex.Match[str], char: str, out: list[str], rules: CleanRules) -> int:
     """Write what a construct is read as; return where the text goes on."""
     if char in "[!":
-        out.append(clean_text(found[1]))
+        out.append(clean_text(found[1], rules))
     elif char == "`":
         out.append(found[2].replace("_", " ").replace("()", ""))
     elif char == "<":
@@ -181,14 +198,14 @@ def _render(found: regex.Match[str], char: str, out: list[str]) -> int:
     return found.end()
 
 
-def _read_row(row: str) -> str:
+def _read_row(row: str, rules: CleanRules) -> str:
     """A table row as words: its cells joined by commas, ended like a sentence, a paragraph of
     its own (so the splitter ends it even after an abbreviation such as °C.)."""
     newline = "\n\n" if row.endswith("\n") else ""
     cells = [cell.strip() for cell in row.strip().strip("|").split("|")]
     if all(_SEPARATOR_CELL.match(cell) for cell in cells):
         return ""
-    spoken = [text for text in (clean_text(cell).strip() for cell in cells) if text]
+    spoken = [text for text in (clean_text(cell, rules).strip() for cell in cells) if text]
     line = ", ".join(spoken)
     if line and not _SENTENCE_END.search(line):
         line += "."

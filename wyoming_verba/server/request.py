@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Any
 
 from wyoming_verba.config import ServerConfig
-from wyoming_verba.core.cleaning import SpeechCleaner, clean_text
+from wyoming_verba.core.cleaning import DEFAULT_RULES, SpeechCleaner, clean_text
 from wyoming_verba.core.text import SentenceSplitter, split_sentences
 from wyoming_verba.core.voices import VoiceChoice
 from wyoming_verba.protocol.fields import BadRequestError, VoiceRequest, text_field, voice_field
@@ -120,8 +120,8 @@ class RequestIntake:
         self._config = config
         self._enqueue = enqueue
         self._splitter = SentenceSplitter()
-        self._cleaner = SpeechCleaner()
-        self._clean = service.clean_text  # tts.clean_text
+        self._rules = service.clean_rules  # None: tts.clean_text is off
+        self._cleaner = SpeechCleaner(self._rules or DEFAULT_RULES)
         self.stream: SynthesisRequest | None = None  # the open streaming synthesize
         self.closing: Problem | None = None  # set: new requests are refused with this
 
@@ -155,7 +155,8 @@ class RequestIntake:
             request = self._accept(kind, voice, 0, options_field(data))
         except BadRequestError as err:
             request = SynthesisRequest.refused(kind, voice.label, _problem(err))
-        self._splitter, self._cleaner = SentenceSplitter(), SpeechCleaner()
+        self._splitter = SentenceSplitter()
+        self._cleaner = SpeechCleaner(self._rules or DEFAULT_RULES)
         await self._enqueue(request)
         self.stream = request
 
@@ -212,14 +213,14 @@ class RequestIntake:
             request.stopped.set()
 
     def _split_whole(self, text: str) -> list[str]:
-        return split_sentences(clean_text(text) if self._clean else text)
+        return split_sentences(text if self._rules is None else clean_text(text, self._rules))
 
     def _feed_text(self, text: str) -> list[str]:
-        return self._splitter.feed(self._cleaner.feed(text) if self._clean else text)
+        return self._splitter.feed(text if self._rules is None else self._cleaner.feed(text))
 
     def _flush_text(self) -> list[str]:
         """The stream's held text: what the cleaner still holds, then the unfinished sentence."""
-        held = self._splitter.feed(self._cleaner.flush()) if self._clean else []
+        held = [] if self._rules is None else self._splitter.feed(self._cleaner.flush())
         return held + self._splitter.flush()
 
     def _accept(

@@ -9,6 +9,7 @@ from wyoming.event import Event
 from wyoming.info import Info
 
 from wyoming_verba.config import Config, ConfigError
+from wyoming_verba.core.cleaning import CleanRules
 from wyoming_verba.core.voices import UnknownVoiceError, VoiceCatalog, VoiceChoice, VoiceInfo
 from wyoming_verba.engines.base import Engine
 from wyoming_verba.engines.edge.engine import EdgeEngine
@@ -114,9 +115,10 @@ class SpeechService:
             )
 
     @property
-    def clean_text(self) -> bool:
-        """tts.clean_text: requests' text made speech-ready before it is split."""
-        return self._config.tts.clean_text
+    def clean_rules(self) -> CleanRules | None:
+        """How requests' text is made speech-ready before it is split; None: tts.clean_text off."""
+        tts = self._config.tts
+        return CleanRules(tts.code_phrase, tts.keep_emoji) if tts.clean_text else None
 
     @property
     def info(self) -> Info:
