@@ -17,8 +17,9 @@ SECTIONS = {
     "server": [
         "uri", "zeroconf", "samples_per_chunk", "output_rate", "max_text_chars", "max_connections",
         "max_event_bytes", "read_timeout_s", "idle_timeout_s", "shutdown_grace_s", "data_dir",
+        "stream_pause_s",
     ],
-    "tts": ["backend", "fallback", "engines"],
+    "tts": ["backend", "fallback", "engines", "styles", "clean_text"],
     "edge": ["voice", "rate", "volume", "pitch", "proxy", "timeout_s", "endpoint"],
     "csm": ["model", "device", "speaker", "max_audio_s", "temperature", "top_k", "voices"],
 }  # fmt: skip
@@ -31,6 +32,10 @@ TRICKY_VALUES = [
     "http://:80", "not a url", "~nobody-here/x", "192.168.1.20", "0.0.0.0", "not an ip",
     "a\nb", "ü" * 40, "a.b", "csm", "sesame", "edge", "none", "native", 16000, 0, -1, 2**63,
     [], {}, ["edge"], [{"name": "a\nb"}], {"enabled": "yes"}, {"host": "1.2.3.4"},
+    [{"name": "calm", "voice": "edge:en-US-GuyNeural", "rate": "+20%"}],
+    [{"name": "calm", "voice": "csm:speaker-1", "temperature": float("nan")}],
+    [{"name": "x", "voice": "csm:a"}, {"name": "x", "voice": "edge:en-US-AriaNeural"}],
+    [{"name": "speaker-1", "voice": []}], [{"name": {}, "voice": "edge:x", "pitch": 10**30}],
 ]  # fmt: skip
 _VALUES = st.one_of(st.sampled_from(TRICKY_VALUES), JSON_VALUES)
 _SECTION_DATA = {

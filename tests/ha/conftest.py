@@ -138,6 +138,10 @@ def tiny_csm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+# A speaking style: a voice name that carries options, for clients that send only a name.
+STYLE = {"name": "sonia-fast", "voice": "edge:en-GB-SoniaNeural", "rate": "+25%", "pitch": "-5Hz"}
+
+
 @pytest.fixture(scope="session")
 def verba_server(
     fake_edge: FakeEdge, tiny_csm_dir: Path, tmp_path_factory: pytest.TempPathFactory
@@ -155,7 +159,11 @@ def verba_server(
                     "zeroconf": {"enabled": False},
                     "data_dir": str(directory / "data"),
                 },
-                "tts": {"backend": "edge", "engines": ["edge", "csm"]},
+                "tts": {
+                    "backend": "edge",
+                    "engines": ["edge", "csm"],
+                    "styles": [STYLE],
+                },
                 "edge": {"endpoint": fake_edge.url},
                 "csm": {
                     "model": str(tiny_csm_dir),

@@ -72,3 +72,16 @@ async def test_builtin_rejects_speaking_options_and_sends_plain_requests(
     await fetch_audio(hass, engine, "Plain words.")
     (request,) = fake_edge.requests()[before:]
     assert "rate='+0%'" in request["ssml"] and "pitch='+0Hz'" in request["ssml"]
+
+
+async def test_builtin_speaks_a_style_picked_by_its_voice_name(
+    hass: HomeAssistant, verba_server: VerbaServer, fake_edge: FakeEdge
+) -> None:
+    # The built-in integration sends only voice{name}: a tts.styles voice carries the options.
+    engine = await add_entry(hass, "wyoming", verba_server)
+    before = len(fake_edge.requests())
+    data = await fetch_audio(hass, engine, "Styled words.", {tts.ATTR_VOICE: "edge:sonia-fast"})
+    (request,) = fake_edge.requests()[before:]
+    assert request["voice"] == "en-GB-SoniaNeural" and request["text"] == "Styled words."
+    assert "rate='+25%'" in request["ssml"] and "pitch='-5Hz'" in request["ssml"]
+    assert wav_samples(data)[1] == request["samples"] > 0

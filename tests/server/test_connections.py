@@ -94,10 +94,10 @@ async def test_a_request_longer_than_the_idle_timeout_is_served(
         await fake.stop()
 
 
-async def test_an_open_stream_without_text_ends_when_idle(
+async def test_an_open_stream_without_text_ends_after_the_pause_bound(
     start_server: ServerFactory, fake_edge: FakeEdgeService
 ) -> None:
-    server = await start_server({"server": {"idle_timeout_s": 0.5}})
+    server = await start_server({"server": {"idle_timeout_s": 0.2, "stream_pause_s": 1.0}})
     client = await RawClient.connect(server.port)
     await client.send(
         wire("synthesize-start", {}) + wire("synthesize-chunk", {"text": "Hello there. And"})
@@ -107,7 +107,9 @@ async def test_an_open_stream_without_text_ends_when_idle(
     assert kinds[0] == "audio-start" and set(kinds[1:-3]) == {"audio-chunk"}
     assert kinds[-3:] == ["error", "audio-stop", "synthesize-stopped"]
     assert events[-3].data["code"] == "idle-timeout"
-    assert [r.text for r in fake_edge.requests] == ["Hello there."]
+    assert "server.stream_pause_s" in events[-3].data["text"]
+    # The unfinished sentence is spoken too: nothing the client sent is lost.
+    assert [r.text for r in fake_edge.requests] == ["Hello there.", "And"]
 
 
 async def test_a_client_that_never_reads_is_dropped_and_its_synthesis_cancelled(

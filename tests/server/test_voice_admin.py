@@ -47,6 +47,10 @@ def uploads(csm_config: dict[str, Any], **csm: Any) -> dict[str, Any]:
     return merge(csm_config, extra)
 
 
+def styles(*entries: dict[str, Any]) -> dict[str, Any]:
+    return {"tts": {"styles": list(entries)}}
+
+
 async def ready(server: Any) -> Any:
     engine = server.service.engines["csm"]
     await engine.ready()
@@ -157,6 +161,7 @@ async def test_a_clip_at_another_rate_in_stereo_is_resampled(
         (create("new\nline"), "invalid-name", "is not allowed"),
         (create("csm:Configured"), "invalid-name", "differs from the voice 'configured' only"),
         (create("configured"), "name-taken", "exists; choose another name"),
+        (create("calm"), "name-taken", "exists; choose another name"),  # a tts.styles name
         (create("odd", audio=b"\x00" * 48001), "bad-audio", "whole 1-channel 16-bit frames"),
         (create("wide", width=4), "bad-audio", "16-bit"),
         (create("fast", rate=96000), "bad-audio", "8000-48000 Hz"),
@@ -174,7 +179,8 @@ async def test_refusals_name_what_is_wrong(
 ) -> None:
     clip = write_clip(tmp_path / "c.wav", clip_pcm(1.0))
     voice = {"name": "configured", "reference_audio": str(clip), "reference_text": "Hi."}
-    server = await start_server(uploads(csm_config, voices=[voice]))
+    style = {"name": "calm", "voice": "csm:speaker-0", "rate": "-10%"}
+    server = await start_server(merge(uploads(csm_config, voices=[voice]), styles(style)))
     await ready(server)
     async with AsyncClient.from_uri(uri_of(server)) as client:
         await client.write_event(event)

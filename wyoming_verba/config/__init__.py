@@ -3,6 +3,7 @@
 - `types`: the sections as frozen dataclasses with their defaults (what every layer above reads).
 - `load`: the order of sources and building `Config` (`load_config`, `parse_config`).
 - `schema`: the voluptuous schema, and messages that name the key.
+- `styles`: tts.styles (speaking styles as voices): their schema and the checks across keys.
 - `environment`: TTS_BACKEND, SESAME_SPEAKER_ID, VERBA_DATA_DIR, each named when wrong.
 - `file`: reading a config file safely (a bounded regular UTF-8 file); `ConfigError`.
 - `uris`: `tcp://HOST:PORT` for `server.uri` and the CLI's `--uri`.

@@ -18,6 +18,7 @@ from wyoming_verba.config.schema import (
     SCHEMA,
     format_invalid,
 )
+from wyoming_verba.config.styles import build_styles
 from wyoming_verba.config.types import (
     Config,
     CsmConfig,
@@ -109,7 +110,11 @@ def _build(data: dict[str, Any], overrides: Overrides, sources: Mapping[str, str
     for name in (backend, fallback):
         if name is not None and name not in engines:
             engines.append(name)
-    tts = TtsConfig(backend=backend, fallback=fallback, engines=tuple(engines))
+    styles = build_styles(tts_data.get("styles", []), engines)
+    cleaning = {
+        key: tts_data[key] for key in ("clean_text", "code_phrase", "keep_emoji") if key in tts_data
+    }
+    tts = TtsConfig(backend, fallback, tuple(engines), styles, **cleaning)
 
     csm_data = dict(data["csm"])
     profiles = tuple(CsmVoiceProfile(**entry) for entry in csm_data.pop("voices", []))

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import voluptuous as vol
 
+from wyoming_verba.config.styles import STYLE_SCHEMA
 from wyoming_verba.config.uris import parse_tcp_uri
 from wyoming_verba.core.voices import check_edge_voice
 from wyoming_verba.protocol.echo import echo
@@ -196,12 +197,17 @@ SCHEMA = vol.Schema(
             vol.Optional("write_timeout_s"): _positive(_number),
             vol.Optional("shutdown_grace_s"): vol.All(_number, vol.Range(min=0, max=3600)),
             vol.Optional("max_stream_s"): vol.All(_number, vol.Range(min=1, max=86400)),
+            vol.Optional("stream_pause_s"): _positive(_number),
             vol.Optional("data_dir"): _STR,
         },
         vol.Optional("tts", default={}): {
             vol.Optional("backend"): _engine,
             vol.Optional("fallback"): _fallback,
             vol.Optional("engines"): vol.All([_engine], vol.Length(min=1)),
+            vol.Optional("styles"): vol.All([STYLE_SCHEMA], vol.Length(max=100)),
+            vol.Optional("clean_text"): bool,
+            vol.Optional("code_phrase"): vol.All(str, vol.Length(max=100), _checked(_no_control)),
+            vol.Optional("keep_emoji"): bool,
         },
         vol.Optional("edge", default={}): {
             vol.Optional("voice"): _checked(check_edge_voice),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wyoming_verba.core.voices import Style
+
 
 @dataclass(frozen=True)
 class ZeroconfConfig:
@@ -32,6 +34,9 @@ class ServerConfig:
     write_timeout_s: float = 30.0
     shutdown_grace_s: float = 10.0
     max_stream_s: float = 300.0  # synthesize-start to synthesize-stop
+    # Longest pause in an open stream (an LLM calling a slow tool mid-reply), instead of
+    # idle_timeout_s: room for a web search or camera snapshot, well under max_stream_s.
+    stream_pause_s: float = 120.0
     data_dir: Path = field(default_factory=lambda: Path("~/.cache/wyoming-verba").expanduser())
 
 
@@ -42,6 +47,10 @@ class TtsConfig:
     backend: str = "edge"
     fallback: str | None = "edge"
     engines: tuple[str, ...] = ("edge",)
+    styles: tuple[Style, ...] = ()  # speaking styles, each listed as a voice of its own
+    clean_text: bool = True  # links, URLs, code, HTML, emoji and tables made speech-ready
+    code_phrase: str = ""  # said instead of a fenced code block ("": nothing)
+    keep_emoji: bool = False
 
 
 @dataclass(frozen=True)

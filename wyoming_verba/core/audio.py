@@ -66,7 +66,7 @@ class Chunker:
     """Cuts a PCM stream into chunks of a fixed number of samples.
 
     The very first chunk goes out as soon as any audio exists (shorter if need be), because time to
-    first audio matters more than uniform chunk sizes; every later chunk but the last is full size.
+    first audio matters more than uniform chunk sizes; later chunks are full size but those flushed.
     """
 
     def __init__(self, samples_per_chunk: int) -> None:
@@ -92,7 +92,7 @@ class Chunker:
         return chunks
 
     def flush(self) -> list[bytes]:
-        """Return the remaining samples as a final (short) chunk."""
+        """Return the remaining samples as a (short) chunk; pushing may go on afterwards."""
         if not self._pending_samples:
             return []
         return [self._take(self._pending_samples)]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from wyoming_verba.protocol.echo import echo
 from wyoming_verba.protocol.fields import BadRequestError, speaker_digits, speaker_field
+from wyoming_verba.protocol.options import NO_OPTIONS, SpeakOptions
 
 # ShortName as the voice list gives it: en-US-AriaNeural, fil-PH-AngeloNeural,
 # en-US-AndrewMultilingualNeural, zh-CN-liaoning-XiaobeiNeural (a regional variant).
@@ -54,17 +55,52 @@ class VoiceInfo:
 
 
 @dataclass(frozen=True)
+class Style:
+    """A speaking style (tts.styles): a voice name of its own for a base voice plus options."""
+
+    name: str
+    voice: str  # the base voice, engine prefix included: csm:alice, edge:en-US-GuyNeural
+    options: SpeakOptions = NO_OPTIONS
+
+    @property
+    def engine(self) -> str:
+        """The base voice's engine, which the style's name is listed under."""
+        return self.voice.partition(":")[0]
+
+    @property
+    def full_name(self) -> str:
+        """The name clients send: '<base engine>:<style name>'."""
+        return f"{self.engine}:{self.name}"
+
+    def apply(self, options: SpeakOptions) -> SpeakOptions:
+        """The style's options with a request's own (context.verba) over them."""
+        given = {name: getattr(options, name) for name in options.given}
+        return replace(self.options, **given, unknown=options.unknown)
+
+    def describe(self, base: str) -> str:
+        """Info's description: the base voice's plus the options, e.g. 'Alice, rate=+20%'."""
+        options = self.options.describe().replace(",", ", ")
+        return f"{base} (style: {options or 'no options'})"
+
+
+@dataclass(frozen=True)
 class VoiceChoice:
     """What a request resolved to: an engine, its voice id, and an optional speaker override."""
 
     engine: str
     voice_id: str
     speaker: int | None = None
+    style: Style | None = field(default=None, compare=False)  # the style the request named
 
     @property
     def name(self) -> str:
-        """The full voice name, for logs and errors."""
+        """The full voice name, for errors."""
         return f"{self.engine}:{self.voice_id}"
+
+    @property
+    def label(self) -> str:
+        """The name for the request's log line: a style's with its base voice."""
+        return self.name if self.style is None else f"{self.style.full_name}({self.name})"
 
 
 def split_voice_name(name: str) -> tuple[str | None, str]:
@@ -91,10 +127,18 @@ class VoiceCatalog:
         voices: Mapping[str, Sequence[VoiceInfo]],
         defaults: Mapping[str, VoiceChoice],
         default_engine: str,
+        styles: Sequence[Style] = (),
     ) -> None:
         self._voices = {engine: {v.voice_id: v for v in items} for engine, items in voices.items()}
         self._defaults = dict(defaults)
         self._default_engine = default_engine
+        self._styles = {style.name: style for style in styles if style.engine in self._voices}
+
+    def style(self, name: str) -> Style | None:
+        """The style a voice name names (with or without its engine prefix), if any."""
+        engine, voice_id = split_voice_name(name)
+        style = self._styles.get(voice_id)
+        return style if style is not None and engine in (None, style.engine) else None
 
     def resolve(self, name: str | None, speaker: str | int | None = None) -> VoiceChoice:
         """Pick engine and voice for a request; raise UnknownVoiceError naming the voice.
@@ -105,6 +149,12 @@ class VoiceCatalog:
         if not name:
             default = self._defaults[self._default_engine]
             return VoiceChoice(default.engine, default.voice_id, speaker_id)
+        style = self.style(name)
+        if style is not None:
+            return replace(self._resolve_named(style.voice, speaker_id), style=style)
+        return self._resolve_named(name, speaker_id)
+
+    def _resolve_named(self, name: str, speaker_id: int | None) -> VoiceChoice:
         engine, voice_id = split_voice_name(name)
         candidates = [engine] if engine else list(self._voices)
         for candidate in candidates:

@@ -156,12 +156,16 @@ class VerbaHandler(AsyncEventHandler):
             await self.handle_event(event)
 
     async def _next_event_start(self) -> bytes | None:
-        """The first byte of the next event; None at end of stream or when idle too long."""
-        idle_s = self._config.idle_timeout_s
+        """The first byte of the next event; None at end of stream or when idle too long.
+
+        An open stream waits up to server.stream_pause_s for text (an LLM calling a slow tool),
+        not idle_timeout_s; max_stream_s bounds it whole.
+        """
         while True:
-            busy = self._in_flight > (0 if self._intake.stream is None else 1)
-            wait = idle_s if busy else self.last_activity + idle_s - time.monotonic()
             stream = self._intake.stream
+            busy = self._in_flight > (0 if stream is None else 1)
+            limit = self._config.idle_timeout_s if stream is None else self._config.stream_pause_s
+            wait = limit if busy else self.last_activity + limit - time.monotonic()
             if stream is not None:
                 stream_left = stream.opened_at + self._config.max_stream_s - time.monotonic()
                 if stream_left <= 0:
@@ -169,14 +173,14 @@ class VerbaHandler(AsyncEventHandler):
                     continue
                 wait = min(wait, stream_left)
             if wait <= 0:
-                if self._intake.stream is None:
+                if stream is None:
                     self._farewell = Problem(
                         "idle-timeout",
-                        f"closing the connection: no request for {idle_s:g} s "
+                        f"closing the connection: no request for {limit:g} s "
                         "(server.idle_timeout_s)",
                     )
                     return None
-                self._time_out_stream(idle_s)
+                await self._time_out_stream(stream, limit)
                 continue
             try:
                 # asyncio.timeout, not wait_for: in 3.11 wait_for can swallow a cancellation
@@ -200,17 +204,22 @@ class VerbaHandler(AsyncEventHandler):
             f"the stream was open for {limit:g} s (server.max_stream_s): the text sent so far is "
             "spoken, the rest is not; closing the connection",
         )
+        await self._cut_stream(stream, problem)
+
+    async def _time_out_stream(self, stream: SynthesisRequest, pause_s: float) -> None:
+        """An open stream got no text for stream_pause_s: end it, then close the connection."""
+        problem = Problem(
+            "idle-timeout",
+            f"the stream got no text for {pause_s:g} s (server.stream_pause_s); the text so far "
+            "is spoken; closing",
+        )
+        await self._cut_stream(stream, problem)
+
+    async def _cut_stream(self, stream: SynthesisRequest, problem: Problem) -> None:
+        """Speak the stream's text so far, end it with `problem`, then close the connection."""
         self._intake.closing = problem
         await self._intake.stop_stream()  # flushes the text so far into the request
         stream.fail(problem)
-
-    def _time_out_stream(self, idle_s: float) -> None:
-        """An open stream got no text for idle_timeout_s: end it, then close the connection."""
-        problem = Problem(
-            "idle-timeout", f"no text for {idle_s:g} s (server.idle_timeout_s); closing"
-        )
-        self._intake.closing = problem
-        self._intake.end_stream(problem)
 
     async def handle_event(self, event: Event) -> bool:
         """Dispatch one event; synthesis is queued for the worker so this returns at once."""

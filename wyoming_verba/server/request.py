@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any
 
 from wyoming_verba.config import ServerConfig
+from wyoming_verba.core.cleaning import DEFAULT_RULES, SpeechCleaner, clean_text
 from wyoming_verba.core.text import SentenceSplitter, split_sentences
 from wyoming_verba.core.voices import VoiceChoice
 from wyoming_verba.protocol.fields import BadRequestError, VoiceRequest, text_field, voice_field
@@ -119,6 +120,8 @@ class RequestIntake:
         self._config = config
         self._enqueue = enqueue
         self._splitter = SentenceSplitter()
+        self._rules = service.clean_rules  # None: tts.clean_text is off
+        self._cleaner = SpeechCleaner(self._rules or DEFAULT_RULES)
         self.stream: SynthesisRequest | None = None  # the open streaming synthesize
         self.closing: Problem | None = None  # set: new requests are refused with this
 
@@ -137,7 +140,7 @@ class RequestIntake:
             chars = 0 if text is None else len(text)
             request = SynthesisRequest.refused(kind, voice.label, _problem(err), chars)
         else:
-            request.add(await _split(split_sentences, text))
+            request.add(await _split(self._split_whole, text))
             request.end_text()
             request.stopped.set()
         await self._enqueue(request)
@@ -153,6 +156,7 @@ class RequestIntake:
         except BadRequestError as err:
             request = SynthesisRequest.refused(kind, voice.label, _problem(err))
         self._splitter = SentenceSplitter()
+        self._cleaner = SpeechCleaner(self._rules or DEFAULT_RULES)
         await self._enqueue(request)
         self.stream = request
 
@@ -168,13 +172,13 @@ class RequestIntake:
         try:
             text = text_field(data)
         except BadRequestError as err:
-            request.add(self._splitter.flush())  # the text that came before is still spoken
+            request.add(self._flush_text())  # the text that came before is still spoken
             request.fail(_problem(err))
             return
         request.chars += len(text)
         limit = self._config.max_text_chars
         if request.chars > limit:
-            request.add(self._splitter.flush())
+            request.add(self._flush_text())
             request.fail(
                 Problem(
                     "text-too-long",
@@ -184,7 +188,7 @@ class RequestIntake:
             )
             return
         # One stream's events are handled one after another, so no other feed runs meanwhile.
-        request.add(await _split(self._splitter.feed, text))
+        request.add(await _split(self._feed_text, text))
 
     async def stop_stream(self, implicit: bool = False) -> None:
         """synthesize-stop: speak the rest; a stop without a stream gets an Error and stopped."""
@@ -197,7 +201,7 @@ class RequestIntake:
                 await self._enqueue(refused)
             return
         if not request.text_ended:
-            request.add(self._splitter.flush())
+            request.add(self._flush_text())
         request.end_text()
         request.stopped.set()
 
@@ -207,6 +211,17 @@ class RequestIntake:
         if request is not None and problem is not None:
             request.fail(problem)
             request.stopped.set()
+
+    def _split_whole(self, text: str) -> list[str]:
+        return split_sentences(text if self._rules is None else clean_text(text, self._rules))
+
+    def _feed_text(self, text: str) -> list[str]:
+        return self._splitter.feed(text if self._rules is None else self._cleaner.feed(text))
+
+    def _flush_text(self) -> list[str]:
+        """The stream's held text: what the cleaner still holds, then the unfinished sentence."""
+        held = [] if self._rules is None else self._splitter.feed(self._cleaner.flush())
+        return held + self._splitter.flush()
 
     def _accept(
         self, kind: RequestKind, voice: VoiceRequest, chars: int, options: SpeakOptions
@@ -222,7 +237,9 @@ class RequestIntake:
                 "text-too-long",
             )
         choice = self._service.resolve(voice.name, voice.speaker)
-        return SynthesisRequest(kind, choice, choice.name, chars=chars, options=options)
+        if choice.style is not None:  # a style voice: its options, the request's over them
+            options = choice.style.apply(options)
+        return SynthesisRequest(kind, choice, choice.label, chars=chars, options=options)
 
 
 def _problem(err: BadRequestError) -> Problem:

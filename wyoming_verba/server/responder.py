@@ -88,7 +88,7 @@ class Responder:
     async def _synthesize(self, request: SynthesisRequest, plan: SynthesisPlan) -> None:
         assert request.voice is not None
         metrics = RequestMetrics(
-            plan.engine.name, request.voice.name, plan.output_rate, started=request.received
+            plan.engine.name, request.voice.label, plan.output_rate, started=request.received
         )
         metrics.options = request.options.describe()
         progress = _Progress()

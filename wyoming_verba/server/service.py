@@ -9,7 +9,8 @@ from wyoming.event import Event
 from wyoming.info import Info
 
 from wyoming_verba.config import Config, ConfigError
-from wyoming_verba.core.voices import VoiceCatalog, VoiceChoice
+from wyoming_verba.core.cleaning import CleanRules
+from wyoming_verba.core.voices import UnknownVoiceError, VoiceCatalog, VoiceChoice, VoiceInfo
 from wyoming_verba.engines.base import Engine
 from wyoming_verba.engines.edge.engine import EdgeEngine
 from wyoming_verba.protocol.options import NO_OPTIONS, SpeakOptions
@@ -56,16 +57,68 @@ class SpeechService:
         """Start every engine (concurrently); heavy loading may continue in the background."""
         await asyncio.gather(*(engine.start() for engine in self.engines.values()))
         self.refresh_voices()
+        self._check_styles()
 
     def refresh_voices(self) -> None:
         """Re-read every engine's voices (at start, and after a voice was created or deleted)."""
+        voices, defaults = self._engine_voices()
+        styles = self._config.tts.styles
+        self._catalog = VoiceCatalog(voices, defaults, self._config.tts.backend, styles)
+        listed = [voice for items in voices.values() for voice in items]
+        self._info = build_info([*listed, *self._style_voices(listed)])
+        self._info_event = self._info.event()
+
+    def _engine_voices(self) -> tuple[dict[str, list[VoiceInfo]], dict[str, VoiceChoice]]:
         # The default backend's voices come first; each engine lists its default voice first.
         order = sorted(self.engines, key=lambda name: name != self._config.tts.backend)
         voices = {name: self.engines[name].voices() for name in order}
         defaults = {name: engine.default_voice() for name, engine in self.engines.items()}
-        self._catalog = VoiceCatalog(voices, defaults, self._config.tts.backend)
-        self._info = build_info(voice for items in voices.values() for voice in items)
-        self._info_event = self._info.event()
+        return voices, defaults
+
+    def _style_voices(self, listed: list[VoiceInfo]) -> list[VoiceInfo]:
+        """tts.styles as Info lists them, with the base voice's languages and description."""
+        by_name = {voice.name: voice for voice in listed}
+        result = []
+        for style in self._config.tts.styles:
+            # csm:speaker-<n> need not be listed: the engine's first voice gives the languages.
+            base = by_name.get(style.voice) or next(v for v in listed if v.engine == style.engine)
+            described = base.description if base.name == style.voice else style.voice
+            result.append(
+                VoiceInfo(style.engine, style.name, style.describe(described), base.languages)
+            )
+        return result
+
+    def _check_styles(self) -> None:
+        """Each style's base voice exists and its name is no other voice's (ConfigError)."""
+        plain = VoiceCatalog(*self._engine_voices(), self._config.tts.backend)
+        for index, style in enumerate(self._config.tts.styles):
+            try:
+                plain.resolve(style.voice)
+            except UnknownVoiceError as err:
+                if len(self.engines[style.engine].voices()) > 1:
+                    raise ConfigError(f"config key tts.styles.{index}.voice: {err}") from err
+                # Edge unreachable at start with no cached list: nothing to check against yet.
+                _LOGGER.warning(
+                    "tts.styles.%d.voice %s is not in the %s voice list read at start (only the "
+                    "default voice is known); the style's requests fail until a restart reads it",
+                    index,
+                    style.voice,
+                    style.engine,
+                )
+            try:
+                taken = plain.resolve(style.full_name)
+            except UnknownVoiceError:
+                continue
+            raise ConfigError(
+                f"config key tts.styles.{index}.name: {style.full_name!r} is already the name "
+                f"of a voice ({taken.name}); pick another style name"
+            )
+
+    @property
+    def clean_rules(self) -> CleanRules | None:
+        """How requests' text is made speech-ready before it is split; None: tts.clean_text off."""
+        tts = self._config.tts
+        return CleanRules(tts.code_phrase, tts.keep_emoji) if tts.clean_text else None
 
     @property
     def info(self) -> Info:

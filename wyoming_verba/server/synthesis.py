@@ -1,5 +1,6 @@
 """A request's sentences → audio chunks: the engine speaks the reply, with fallback, resampling and
-fixed-size chunking.
+fixed-size chunking (a short chunk whenever the engine has said all it was given, so a pause in
+the client's text never holds back the end of a sentence).
 
 The engine gets the whole stream of sentences (CSM keeps one slot for the reply; Edge synthesizes
 one sentence ahead). Sentences with nothing to say (whitespace, zero-width characters,
@@ -108,6 +109,11 @@ class _SentenceFeed:
         self.unfinished.pop(0)
         self.audio_in_sentence = False
 
+    @property
+    def waiting(self) -> bool:
+        """The engine has said all it was given and no sentence is queued (the client pauses)."""
+        return not self.unfinished and self._queue.empty()
+
     async def close(self) -> None:
         if self._pump is not None:
             await cancel_and_wait(self._pump)
@@ -152,7 +158,10 @@ async def _speak(
                         pcm = resampler.process(item)
                         feed.audio_in_sentence = feed.audio_in_sentence or item.size > 0
                         feed.audio_in_reply = feed.audio_in_reply or feed.audio_in_sentence
-                    for chunk in chunker.push(pcm):
+                    chunks = chunker.push(pcm)
+                    if isinstance(item, SentenceEnd) and feed.waiting:
+                        chunks += chunker.flush()  # no tail held back while the client pauses
+                    for chunk in chunks:
                         metrics.add_audio(len(chunk) // 2)
                         yield chunk
             break

@@ -71,6 +71,7 @@ class VoiceAdmin:
     def __init__(self, config: Config, service: SpeechService) -> None:
         self._uploads = config.csm.voice_uploads
         self._max_voices = config.csm.max_voices
+        self._styles = config.tts.styles  # their names are voices too
         self._store = VoiceStore(config.server.data_dir)
         self._service = service
         self._lock = asyncio.Lock()
@@ -189,11 +190,13 @@ class VoiceAdmin:
         that failed at load, which the new one replaces ("create it again" is the fix)."""
         origin = engine.voice_origin(name)
         replacing = origin == "failed" or (origin is None and self._store.has(name))
-        if origin is not None and not replacing:
+        styles = [style.name for style in self._styles]
+        if (origin is not None and not replacing) or name in styles:
             raise VoiceAdminError(
                 "name-taken", f"a voice named {name!r} exists; choose another name"
             )
-        twin = case_twin(name, [v.voice_id for v in engine.voices()] + self._store.names())
+        known = [v.voice_id for v in engine.voices()] + self._store.names() + styles
+        twin = case_twin(name, known)
         if twin is not None:
             raise VoiceAdminError(
                 "invalid-name",
