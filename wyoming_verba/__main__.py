@@ -11,13 +11,13 @@ import sys
 from pathlib import Path
 
 from wyoming_verba import __version__
-from wyoming_verba.cli import commands
+from wyoming_verba.cli import commands, serve
 from wyoming_verba.config import ConfigError
 from wyoming_verba.protocol.client import SynthesisFailedError
 
 DEFAULT_URI = "tcp://127.0.0.1:10200"
 _HANDLERS = {
-    "serve": commands.serve,
+    "serve": serve.serve,
     "say": commands.say,
     "voices": commands.voices,
     "health": commands.health,

@@ -22,7 +22,7 @@ from zeroconf import ServiceInfo
 from tests.config.fuzz import CONFIG_FILES, ENVIRONMENTS, serve_flags
 from tests.support.process import ROOT
 from wyoming_verba.__main__ import main, parse_args
-from wyoming_verba.cli.commands import serve_config
+from wyoming_verba.cli.serve import serve_config
 from wyoming_verba.config import Config
 from wyoming_verba.config.uris import parse_tcp_uri
 from wyoming_verba.server.zeroconf import SERVICE_TYPE

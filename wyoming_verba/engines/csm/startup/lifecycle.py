@@ -58,7 +58,7 @@ async def start_runtime(config: CsmConfig, data_dir: Path | None) -> Started:
         costs = await runtime.on_thread(prepare)
     except BaseException:
         # A stop mid-compile or mid-capture does not wait for it: the thread is a daemon and
-        # the process exits past it (cli.commands.serve).
+        # the process exits past it (cli.serve).
         await asyncio.to_thread(runtime.stop, ABANDON_WAIT_S)
         raise
     model_key = cache_key(loaded.model, config.model, loaded.device)

@@ -124,9 +124,10 @@ def _compile(step: FrameStep, cache: CompileCache) -> PrepareCosts:
     else:
         _LOGGER.info(
             "Compiling the CSM frame step's regions at batch size %d (serving every batch size): "
-            "this cold compile runs once per model, torch version and device and takes minutes "
-            "(on the CPU, many); it is kept in %s, so later starts take seconds",
+            "this cold compile runs once per model, torch version and device (%s); it is kept "
+            "in %s, so later starts take seconds",
             step.buckets[-1],
+            compile_estimate(step.slots.device, step.slots.hidden.shape[-1]),
             cache.directory or "torch's temporary cache (no server.data_dir)",
         )
     cache.activate()
@@ -164,3 +165,12 @@ def _log_region(index: int, total: int, name: str) -> None:
 
 def _sizes(step: FrameStep) -> str:
     return ", ".join(map(str, step.buckets))
+
+
+def compile_estimate(device: torch.device, hidden_size: int) -> str:
+    """How long a cold compile took where it was measured (docs/benchmarks.md), for the log."""
+    if device.type != "cpu":
+        return "no GPU figure measured yet: expect minutes"
+    size = "csm-1b's widths" if hidden_size >= 2048 else "a small model"
+    minutes = "3-4" if hidden_size >= 2048 else "1-5"
+    return f"measured on a 2-core CPU: about {minutes} minutes for {size}"
