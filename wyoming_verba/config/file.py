@@ -18,6 +18,28 @@ class ConfigError(Exception):
     """The configuration is invalid; the message names the key and what is expected."""
 
 
+class NotRegularFileError(ValueError):
+    """The path is a device, FIFO or directory, not a regular file."""
+
+
+class FileTooLargeError(ValueError):
+    """The file is larger than the bound it was read with."""
+
+
+def read_bounded(path: Path, limit: int) -> bytes:
+    """A regular file of at most `limit` bytes, opened without blocking, so a FIFO or a device is
+    refused at once rather than read for ever. OSError (or ValueError for a NUL in the path) when
+    it cannot be opened; NotRegularFileError, FileTooLargeError."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(descriptor, "rb") as file:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise NotRegularFileError(f"{path.name} is not a regular file")
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise FileTooLargeError(f"{path.name} is larger than {limit // 1024} KiB")
+    return data
+
+
 def read_yaml_file(path: Path) -> Any:
     """The file's YAML data ({} for an empty file)."""
     return _parse_yaml(path, read_config_text(path))
@@ -30,22 +52,19 @@ def read_config_text(path: Path) -> str:
     refused at once rather than read for ever.
     """
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except (OSError, ValueError) as err:
-        reason = err.strerror if isinstance(err, OSError) else str(err)
-        raise ConfigError(f"config file {one_line(str(path))}: cannot read it ({reason})") from err
-    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-        os.close(descriptor)
+        data = read_bounded(path, MAX_CONFIG_BYTES)
+    except NotRegularFileError as err:
         raise ConfigError(
             f"config file {path}: not a regular file (a device, FIFO or directory); "
             "give the path of a YAML file"
-        )
-    with os.fdopen(descriptor, "rb") as file:
-        data = file.read(MAX_CONFIG_BYTES + 1)
-    if len(data) > MAX_CONFIG_BYTES:
+        ) from err
+    except FileTooLargeError as err:
         raise ConfigError(
             f"config file {path}: larger than {MAX_CONFIG_BYTES // 1024} KiB; is it the right file?"
-        )
+        ) from err
+    except (OSError, ValueError) as err:
+        reason = err.strerror if isinstance(err, OSError) else str(err)
+        raise ConfigError(f"config file {one_line(str(path))}: cannot read it ({reason})") from err
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:

@@ -13,14 +13,13 @@ import errno
 import io
 import json
 import logging
-import os
 import shutil
-import stat
 import uuid
 import wave
 from pathlib import Path
 
 from wyoming_verba.config import CsmVoiceProfile
+from wyoming_verba.config.file import read_bounded
 from wyoming_verba.core.audio import Pcm
 from wyoming_verba.protocol.clip import CLIP_RATE
 from wyoming_verba.protocol.echo import one_line
@@ -36,19 +35,6 @@ MAX_CLIP_FILE_BYTES = 4 * 1024 * 1024  # 30 s at 24 kHz 16-bit mono is 1.44 MB, 
 
 class VoiceStoreError(Exception):
     """A voice could not be written or removed; the message names the path and the cause."""
-
-
-def read_bounded(path: Path, limit: int) -> bytes:
-    """A regular file of at most `limit` bytes, opened without blocking (a FIFO or a device is
-    refused at once rather than read for ever); ValueError/OSError otherwise."""
-    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    with os.fdopen(descriptor, "rb") as file:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            raise ValueError(f"{path.name} is not a regular file")
-        data = file.read(limit + 1)
-    if len(data) > limit:
-        raise ValueError(f"{path.name} is larger than {limit // 1024} KiB")
-    return data
 
 
 def _check_clip(path: Path) -> None:

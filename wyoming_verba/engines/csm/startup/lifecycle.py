@@ -55,7 +55,7 @@ async def start_runtime(config: CsmConfig, data_dir: Path | None) -> Started:
         compile_step = should_compile(config.compile, loaded.device)
         cache = open_cache(data_dir, loaded.model, config.model) if compile_step else None
         prepare = partial(prepare_step, runtime, compile_step, config.cuda_graphs, cache)
-        costs = await runtime.on_thread(prepare)
+        costs = await runtime.worker.run(prepare)
     except BaseException:
         # A stop mid-compile or mid-capture does not wait for it: the thread is a daemon and
         # the process exits past it (cli.serve).

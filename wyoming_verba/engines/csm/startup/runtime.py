@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TypeVar
 
 import torch
 
@@ -23,7 +21,6 @@ from wyoming_verba.engines.csm.startup.load import LoadedModel
 from wyoming_verba.engines.csm.voices.prompts import PromptBuilder
 
 _LOGGER = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 @dataclass
@@ -37,10 +34,6 @@ class CsmRuntime:
     def device(self) -> torch.device:
         """Where the model runs."""
         return self.worker.pipeline.step.slots.device
-
-    async def on_thread(self, function: Callable[[], T]) -> T:
-        """Run on the generation thread and wait for the result."""
-        return await self.worker.run(function)
 
     def stop(self, wait_s: float = 30.0) -> None:
         """Stop the generation thread (waiting up to `wait_s` for its current step)."""
